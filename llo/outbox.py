@@ -1,0 +1,200 @@
+"""Transactional outbox.
+
+A domain service calls ``publish(topic, payload, key=...)`` inside its own transaction, so
+the message exists exactly when the business change does. A Celery task
+(``llo.outbox_dispatch``) claims due messages one by one by conditional update
+(``pending → processing``, exactly one row), calls the handler registered for the topic
+outside any transaction, and records the outcome: ``done`` with the handler's result, or a
+retry with exponential backoff, or ``dead`` after ``OUTBOX_MAX_ATTEMPTS`` (or at once on
+``PermanentError``). Delivery is at least once: handlers must be idempotent, and the message
+key is the idempotency key to pass on to the far side.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .errors import ConflictError
+from .models import OutboxMessage, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[OutboxMessage], Any]
+_HANDLERS: dict[str, Handler] = {}
+
+
+class PermanentError(Exception):
+    """Raised by a handler when retrying cannot help (the far side refused the content)."""
+
+
+def handler(topic: str) -> Callable[[Handler], Handler]:
+    """Register the function that delivers messages of `topic` (one handler per topic)."""
+
+    def register(func: Handler) -> Handler:
+        existing = _HANDLERS.get(topic)
+        if existing is not None and existing is not func:
+            raise RuntimeError(f"Outbox topic {topic!r} already has a handler: {existing.__qualname__}")
+        _HANDLERS[topic] = func
+        return func
+
+    return register
+
+
+def unregister(topic: str) -> None:
+    _HANDLERS.pop(topic, None)
+
+
+def publish(topic: str, payload: dict[str, Any], *, key: str) -> OutboxMessage:
+    """Write a message in the caller's transaction; a second publish with the same key is a no-op.
+
+    Republishing a key under another topic is a programming error and raises ConflictError.
+    """
+    try:
+        with transaction.atomic():
+            message = OutboxMessage.objects.create(topic=topic, payload=payload, key=key)
+    except IntegrityError:
+        message = OutboxMessage.objects.get(key=key)
+        if message.topic != topic:
+            raise ConflictError(
+                f"Ключ {key} уже использован для темы {message.topic}",
+                code="outbox.key_reused",
+                details={"key": key, "topic": message.topic},
+            ) from None
+        return message
+    transaction.on_commit(_wake_dispatcher)
+    return message
+
+
+def _wake_dispatcher() -> None:
+    from .tasks import outbox_dispatch
+
+    try:
+        outbox_dispatch.delay()
+    except Exception:  # the broker being down must not fail the business operation
+        logger.warning("Could not wake the outbox dispatcher; the beat schedule will pick it up", exc_info=True)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(message_id: int, *, worker: str) -> bool:
+    """Move one due pending message to processing; True only for the single winner."""
+    now = timezone.now()
+    updated = OutboxMessage.objects.filter(
+        pk=message_id, status=OutboxStatus.PENDING, available_at__lte=now
+    ).update(status=OutboxStatus.PROCESSING, claimed_at=now, claimed_by=worker, attempts=F("attempts") + 1)
+    return updated == 1
+
+
+def backoff_seconds(attempts: int) -> float:
+    """10 s, 20 s, 40 s … capped, with ±20 % jitter so retries of many messages spread out."""
+    base = settings.OUTBOX_BACKOFF_BASE * (2 ** max(attempts - 1, 0))
+    return min(base, settings.OUTBOX_BACKOFF_CAP) * random.uniform(0.8, 1.2)
+
+
+def process(message_id: int, *, worker: str | None = None) -> str | None:
+    """Claim and deliver one message. Returns its new status, or None if another worker had it."""
+    worker = worker or worker_name()
+    if not claim(message_id, worker=worker):
+        return None
+    message = OutboxMessage.objects.get(pk=message_id)
+    func = _HANDLERS.get(message.topic)
+    try:
+        if func is None:
+            raise LookupError(f"Нет обработчика для темы {message.topic}")
+        result = func(message)
+    except Exception as exc:  # any failure of delivery is recorded, never lost
+        return _record_failure(message, exc)
+    OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.PROCESSING, claimed_by=worker).update(
+        status=OutboxStatus.DONE,
+        result=_jsonable(result),
+        last_error="",
+        processed_at=timezone.now(),
+        claimed_at=None,
+        claimed_by="",
+    )
+    return OutboxStatus.DONE
+
+
+def _record_failure(message: OutboxMessage, exc: Exception) -> str:
+    error = f"{type(exc).__name__}: {exc}"[:4000]
+    dead = isinstance(exc, PermanentError) or message.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+    status = OutboxStatus.DEAD if dead else OutboxStatus.PENDING
+    fields: dict[str, Any] = {"status": status, "last_error": error, "claimed_at": None, "claimed_by": ""}
+    if dead:
+        fields["processed_at"] = timezone.now()
+    else:
+        fields["available_at"] = timezone.now() + timedelta(seconds=backoff_seconds(message.attempts))
+    OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.PROCESSING).update(**fields)
+    log = logger.error if dead else logger.warning
+    log("Outbox message %s (%s) attempt %s failed: %s", message.pk, message.topic, message.attempts, error)
+    return status
+
+
+def _jsonable(result: Any) -> Any:
+    if result is None or isinstance(result, (dict, list, str, int, float, bool)):
+        return result
+    return str(result)
+
+
+def due_ids(limit: int) -> list[int]:
+    return list(
+        OutboxMessage.objects.filter(status=OutboxStatus.PENDING, available_at__lte=timezone.now())
+        .order_by("available_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def dispatch(*, limit: int = 200, worker: str | None = None) -> dict[str, int]:
+    """Deliver up to `limit` due messages; safe to run in any number of workers at once."""
+    counts = {"done": 0, "retry": 0, "dead": 0, "skipped": 0}
+    for message_id in due_ids(limit):
+        status = process(message_id, worker=worker)
+        key = {OutboxStatus.DONE: "done", OutboxStatus.PENDING: "retry", OutboxStatus.DEAD: "dead"}.get(
+            status, "skipped"
+        )
+        counts[key] += 1
+    return counts
+
+
+def release_stale(*, older_than: int | None = None) -> int:
+    """Return messages whose worker died mid-delivery to the queue (they will be retried)."""
+    older_than = older_than if older_than is not None else settings.OUTBOX_CLAIM_TIMEOUT
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    return OutboxMessage.objects.filter(status=OutboxStatus.PROCESSING, claimed_at__lt=cutoff).update(
+        status=OutboxStatus.PENDING, claimed_at=None, claimed_by="", available_at=timezone.now(),
+        last_error="Обработчик не завершил работу в отведённое время; сообщение возвращено в очередь",
+    )
+
+
+def resend(*, message: OutboxMessage, user) -> OutboxMessage:
+    """Put a delivered or dead message back in the queue with a fresh attempt budget."""
+    from .audit import audit_context
+
+    allowed = (OutboxStatus.DEAD, OutboxStatus.DONE)
+    with transaction.atomic(), audit_context(user=user, action="outbox.resend"):
+        updated = OutboxMessage.objects.filter(pk=message.pk, status__in=allowed).update(
+            status=OutboxStatus.PENDING, attempts=0, available_at=timezone.now(), processed_at=None
+        )
+        if updated != 1:
+            raise ConflictError(
+                "Сообщение ещё в очереди или обрабатывается: повторная отправка не нужна.",
+                code="outbox.not_resendable",
+                details={"status": message.status},
+            )
+        logger.info("Outbox message %s re-sent by user %s", message.pk, user.pk)
+        transaction.on_commit(_wake_dispatcher)
+    message.refresh_from_db()
+    return message

@@ -1,0 +1,28 @@
+"""What each role may do. Views and access helpers ask here; nothing else lists roles."""
+
+from .models import Role
+
+REGION_WIDE_ROLES = frozenset({Role.MINISTRY_ANALYST, Role.MINISTRY_ADMIN, Role.SYSTEM_ADMIN})
+OUTBOX_ROLES = frozenset({Role.MINISTRY_ADMIN, Role.SYSTEM_ADMIN})
+AUDIT_ROLES = frozenset({Role.MINISTRY_ADMIN})
+API_ONLY_ROLES = frozenset({Role.MIS_CLIENT})
+WEB_ROLES = frozenset(set(Role) - API_ONLY_ROLES)
+
+ROLE_SUMMARY = {
+    Role.DOCTOR: "Проверка льготных прав пациента, выписка и печать льготных рецептов, "
+    "остатки в прикреплённых аптеках.",
+    Role.MO_DRUG_OFFICER: "Заявочная кампания МО, включение пациентов в регистр, контроль выписки в МО.",
+    Role.PHARMACIST: "Отпуск по рецептам со сканированием DataMatrix, отсроченное обслуживание, "
+    "приёмка товара и учёт остатков пункта отпуска.",
+    Role.WAREHOUSE_CLERK: "Приёмка по государственным контрактам, адресное хранение, отгрузка в аптеки, "
+    "списание, инвентаризация, агрегация.",
+    Role.MINISTRY_ANALYST: "Мониторинг обеспечения, отчёты и показатели по региону.",
+    Role.MINISTRY_ADMIN: "Справочники и организации региона, заявочная кампания, контракты, "
+    "журнал изменений, очередь обмена с внешними системами.",
+    Role.MIS_CLIENT: "Учётная запись медицинской информационной системы: работа только через REST API.",
+    Role.SYSTEM_ADMIN: "Состояние системы, очередь обмена, пользователи и ключи API.",
+}
+
+
+def has_role(user, roles) -> bool:
+    return bool(user and user.is_authenticated and user.role in roles)
