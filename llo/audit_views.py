@@ -17,6 +17,7 @@ def _annotate(events: list) -> list:
         event.actor = users.get(ctx.get("user"))
         event.actor_org = orgs.get(ctx.get("organization"))
         event.ctx = ctx
+        event.reference = ctx.get("request_id") or ctx.get("task_id") or ctx.get("source") or ""
         event.label_ru = LABELS.get(event.pgh_label, event.pgh_label)
         diff = event.pgh_diff or {}
         event.changes = sorted((field, values[0], values[1]) for field, values in diff.items())

@@ -44,8 +44,9 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", self.CSP)
         response.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
-        if request.user.is_authenticated if hasattr(request, "user") else False:
-            response.setdefault("Cache-Control", "no-store")
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            response.setdefault("Cache-Control", "no-store")  # personal data stays out of caches
         return response
 
 
