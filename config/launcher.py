@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 
         port = args.port if port_is_free(args.port) else free_port()
         celery = [python, "-m", "celery", "-A", "config"]
-        supervisor.start("worker", [*celery, "worker", "-l", "INFO", "-c", "2", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE], env)
-        supervisor.start("beat", [*celery, "beat", "-l", "INFO", "-s", str(VAR_DIR / "celerybeat-schedule")], env)
+        supervisor.start("worker", [*celery, "worker", "-l", "WARNING", "-c", "2", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE], env)
+        supervisor.start("beat", [*celery, "beat", "-l", "WARNING", "-s", str(VAR_DIR / "celerybeat-schedule")], env)
         supervisor.start("web", [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], env)
         url = f"http://127.0.0.1:{port}/"
         if not wait_http(url + "health/live", 60):

@@ -47,9 +47,9 @@ def home(request):
     if user.role == Role.DOCTOR:
         context["doctor"] = getattr(user, "doctor", None)
     if user.role in (Role.MINISTRY_ANALYST, Role.MINISTRY_ADMIN, Role.SYSTEM_ADMIN):
+        counts = {row["kind"]: row["n"] for row in selectors.organization_counts(organizations_for(user))}
         context["organization_counts"] = [
-            {"label": OrganizationKind(row["kind"]).label, "kind": row["kind"], "n": row["n"]}
-            for row in selectors.organization_counts(organizations_for(user))
+            {"label": kind.label, "kind": kind.value, "n": counts[kind]} for kind in OrganizationKind if kind in counts
         ]
     if has_role(user, OUTBOX_ROLES):
         context["outbox_summary"] = selectors.outbox_summary()
