@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -55,24 +55,34 @@ def unregister(topic: str) -> None:
     _HANDLERS.pop(topic, None)
 
 
+_INSERT = """
+    INSERT INTO llo_outboxmessage
+        (topic, key, payload, status, attempts, available_at, claimed_by, last_error, created_at)
+    VALUES (%s, %s, %s, 'pending', 0, now(), '', '', now())
+    ON CONFLICT (key) DO NOTHING
+    RETURNING *
+"""
+
+
 def publish(topic: str, payload: dict[str, Any], *, key: str) -> OutboxMessage:
     """Write a message in the caller's transaction; a second publish with the same key is a no-op.
 
-    Republishing a key under another topic is a programming error and raises ConflictError.
+    One statement and no savepoint, so the caller's transaction (which may hold stock locks)
+    is not held longer than it must. Republishing a key under another topic is a programming
+    error and raises ConflictError.
     """
-    try:
-        with transaction.atomic():
-            message = OutboxMessage.objects.create(topic=topic, payload=payload, key=key)
-    except IntegrityError:
-        message = OutboxMessage.objects.get(key=key)
-        if message.topic != topic:
-            raise ConflictError(
-                f"Ключ {key} уже использован для темы {message.topic}",
-                code="outbox.key_reused",
-                details={"key": key, "topic": message.topic},
-            ) from None
-        return message
-    transaction.on_commit(_wake_dispatcher)
+    payload_db = OutboxMessage._meta.get_field("payload").get_db_prep_value(payload, connection)
+    created = list(OutboxMessage.objects.raw(_INSERT, [topic, key, payload_db]))
+    if created:
+        transaction.on_commit(_wake_dispatcher)
+        return created[0]
+    message = OutboxMessage.objects.get(key=key)
+    if message.topic != topic:
+        raise ConflictError(
+            f"Ключ {key} уже использован для темы {message.topic}",
+            code="outbox.key_reused",
+            details={"key": key, "topic": message.topic},
+        )
     return message
 
 

@@ -1,0 +1,35 @@
+"""`make bench`: run every benchmark on a throw-away database and print figures and ratios.
+
+Each benchmark measures the system's way of doing something next to a baseline that does
+the same work in raw SQL or COPY, in the same run, on the same database.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+from bench import outbox_bench  # noqa: E402
+
+BENCHMARKS = {"outbox": outbox_bench.run}
+
+
+def main(names: list[str]) -> None:
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        for name in names or BENCHMARKS:
+            BENCHMARKS[name]()
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
