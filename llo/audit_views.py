@@ -1,6 +1,7 @@
 """Reading the audit trail: events of one object, recent events, with names resolved."""
 
 from django.db.models import QuerySet
+from django.urls import reverse
 from pghistory.models import Events
 
 from .models import Organization, User
@@ -18,10 +19,18 @@ def _annotate(events: list) -> list:
         event.actor_org = orgs.get(ctx.get("organization"))
         event.ctx = ctx
         event.reference = ctx.get("request_id") or ctx.get("task_id") or ctx.get("source") or ""
+        event.obj_url = _object_history_url(event.pgh_obj_model, event.pgh_obj_id)
         event.label_ru = LABELS.get(event.pgh_label, event.pgh_label)
         diff = event.pgh_diff or {}
         event.changes = sorted((field, values[0], values[1]) for field, values in diff.items())
     return events
+
+
+def _object_history_url(model_label: str | None, pk) -> str:
+    if not model_label or pk is None:
+        return ""
+    app_label, _, model_name = model_label.partition(".")
+    return reverse("audit_object", args=[app_label, model_name.lower(), pk])
 
 
 def events_for_object(obj) -> list:

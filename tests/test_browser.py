@@ -97,3 +97,62 @@ def test_organization_search_updates_live_with_htmx(browser, live_server, demo):
     assert "q=" in page.url  # the search is bookmarkable
     page.screenshot(path=str(SCREENSHOTS / "organizations-search.png"), full_page=True)
     context.close()
+
+
+def _login(browser, live_server, username, password):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.keyboard.press("Enter")
+    return context, page
+
+
+def test_ministry_admin_resends_a_dead_message_and_reads_the_trail(browser, live_server, demo):
+    from playwright.sync_api import expect
+
+    from llo import outbox
+    from llo.models import OutboxMessage
+
+    message = outbox.publish("mdlp.recipe", {"sgtin": "0460702839373800000000001"}, key="demo-dead-1")
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status="dead", attempts=8, last_error="ConnectionError: МДЛП недоступен"
+    )
+    context, page = _login(browser, live_server, "minadmin", demo.users[0]["password"])
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/outbox/?status=dead")
+    row = page.locator(f"#outbox-{message.pk}")
+    expect(row).to_contain_text("МДЛП недоступен")
+    page.screenshot(path=str(SCREENSHOTS / "outbox-dead.png"), full_page=True)
+    row.get_by_role("button", name="Отправить повторно").click()
+    expect(page.locator(f"#outbox-{message.pk}")).to_contain_text("Отправлено повторно")
+    assert OutboxMessage.objects.get(pk=message.pk).status in {"pending", "processing", "done"}
+
+    page.goto(f"{live_server.url}/audit/")
+    expect(page.locator("main")).to_contain_text("повторная отправка")
+    page.screenshot(path=str(SCREENSHOTS / "audit-recent.png"), full_page=True)
+    context.close()
+
+
+def test_system_admin_status_page_and_lockout_page(browser, live_server, demo):
+    from playwright.sync_api import expect
+
+    context, page = _login(browser, live_server, "sysadmin", demo.users[0]["password"])
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/system/")
+    expect(page.locator("main")).to_contain_text("База данных PostgreSQL")
+    page.screenshot(path=str(SCREENSHOTS / "system-status.png"), full_page=True)
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    page = context.new_page()
+    for _ in range(6):
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", "pharmacist")
+        page.fill("#id_password", "not-the-password-1")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+    expect(page.locator("main")).to_contain_text("Вход временно заблокирован")
+    page.screenshot(path=str(SCREENSHOTS / "login-locked.png"), full_page=True)
+    context.close()

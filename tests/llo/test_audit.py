@@ -81,7 +81,8 @@ def test_history_page_for_ministry_admin_only(client, mo, ministry_admin, analys
     client.force_login(ministry_admin)
     page = client.get(url).content.decode()
     assert "История изменений" in page and "ГП переименована" in page and ministry_admin.full_name in page
-    assert "ГП переименована" in client.get("/audit/?model=llo.Organization").content.decode()
+    recent = client.get("/audit/?model=llo.Organization").content.decode()
+    assert "ГП переименована" in recent and f'href="{url}"' in recent
     assert client.get("/audit/llo/organization/999999/").status_code == 404
     assert client.get("/audit/llo/nosuchmodel/1/").status_code == 404
     for user in (analyst, doctor_user):
