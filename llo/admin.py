@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from . import services
 from .models import ApiToken, Doctor, Organization, OutboxMessage, PharmacyAttachment, Region, User
 
 
@@ -41,9 +42,20 @@ class DoctorAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    """Keys are issued by `manage.py issue_api_token` (the key is shown once); here they are
+    listed and revoked."""
+
     list_display = ["prefix", "name", "user", "organization", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["prefix", "digest", "created_at", "last_used_at"]
-    raw_id_fields = ["user", "organization"]
+    readonly_fields = [f.name for f in ApiToken._meta.fields]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Отозвать выбранные ключи")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            services.api_token_revoke(token=token)
 
 
 @admin.register(OutboxMessage)

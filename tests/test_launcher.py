@@ -8,6 +8,9 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
+
+import pytest
 
 from config.embedded import free_port
 from config.launcher import Emulator, Supervisor, load_emulators, wait_http
@@ -47,11 +50,35 @@ def _get(url: str) -> tuple[int, str]:
         return err.code, err.read().decode()
 
 
-def test_make_run_starts_everything_and_stops_on_ctrl_c():
+@pytest.fixture
+def scratch_database_url():
+    """A database of its own on the same server, so the launcher's migrate and seed touch
+    nothing else (neither the developer's data nor another job's database on CI)."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = f"llo_launcher_{os.getpid()}"
+    params = {"host": db["HOST"] or None, "port": db["PORT"] or None, "user": db["USER"],
+              "password": db["PASSWORD"] or None, "dbname": "postgres", "autocommit": True}
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    if db["HOST"].startswith("/"):
+        url = f"postgres://{db['USER']}@/{db['HOST']}/{name}"
+    else:
+        url = f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@{db['HOST']}:{db['PORT'] or 5432}/{name}"
+    yield url
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_make_run_starts_everything_and_stops_on_ctrl_c(scratch_database_url):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "config.launcher", "--port", str(port)],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env={**os.environ, "DATABASE_URL": scratch_database_url},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)

@@ -138,3 +138,19 @@ class TestApiTokens:
         assert client.get("/organizations/").status_code == 403
         home = client.get("/").content.decode()
         assert "Документация API" in home and "Ключи API" in home
+
+
+def test_issue_api_token_command(mo, doctor_user, client):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    user = f.user(Role.MIS_CLIENT, mo)
+    out = StringIO()
+    call_command("issue_api_token", user.username, name="МИС тест", stdout=out)
+    key = out.getvalue().split(": ", 1)[1].split()[0]
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {key}").json()["username"] == user.username
+    with pytest.raises(CommandError):
+        call_command("issue_api_token", doctor_user.username, name="x")
+    with pytest.raises(CommandError):
+        call_command("issue_api_token", "nobody", name="x")
