@@ -1,12 +1,11 @@
 """REST API of the core: who am I, organizations, the outbox."""
 
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import outbox
+from . import outbox, selectors
 from .access import get_for, organizations_for, outbox_messages_for
 from .models import Organization, OrganizationKind, OutboxMessage, OutboxStatus
 from .roles import OUTBOX_ROLES, has_role
@@ -81,16 +80,11 @@ class OrganizationListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = organizations_for(self.request.user).order_by("kind", "short_name", "id")
-        kind = self.request.query_params.get("kind")
-        if kind:
-            if kind not in OrganizationKind.values:
-                raise serializers.ValidationError({"kind": [f"Неизвестный вид: {kind}"]})
-            qs = qs.filter(kind=kind)
-        q = self.request.query_params.get("q", "").strip()
-        if q:
-            qs = qs.filter(Q(name__icontains=q) | Q(short_name__icontains=q) | Q(ogrn=q) | Q(inn=q) | Q(code__iexact=q))
-        return qs
+        kind = self.request.query_params.get("kind", "")
+        if kind and kind not in OrganizationKind.values:
+            raise serializers.ValidationError({"kind": [f"Неизвестный вид: {kind}"]})
+        q = self.request.query_params.get("q", "")
+        return selectors.organizations_search(organizations_for(self.request.user), kind=kind, q=q)
 
 
 class OrganizationDetailApi(APIView):
@@ -123,16 +117,11 @@ class OutboxListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = outbox_messages_for(self.request.user)
-        status = self.request.query_params.get("status")
-        if status:
-            if status not in OutboxStatus.values:
-                raise serializers.ValidationError({"status": [f"Неизвестный статус: {status}"]})
-            qs = qs.filter(status=status)
-        topic = self.request.query_params.get("topic")
-        if topic:
-            qs = qs.filter(topic=topic)
-        return qs
+        status = self.request.query_params.get("status", "")
+        if status and status not in OutboxStatus.values:
+            raise serializers.ValidationError({"status": [f"Неизвестный статус: {status}"]})
+        topic = self.request.query_params.get("topic", "")
+        return selectors.outbox_search(outbox_messages_for(self.request.user), status=status, topic=topic)
 
 
 class OutboxResendApi(APIView):

@@ -90,7 +90,7 @@ def _wake_dispatcher() -> None:
     from .tasks import outbox_dispatch
 
     try:
-        outbox_dispatch.delay()
+        outbox_dispatch.apply_async(retry=False)  # never make a committed request wait on the broker
     except Exception:  # the broker being down must not fail the business operation
         logger.warning("Could not wake the outbox dispatcher; the beat schedule will pick it up", exc_info=True)
 

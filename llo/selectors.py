@@ -25,6 +25,26 @@ def attachments_of(org: Organization) -> QuerySet[PharmacyAttachment]:
     return PharmacyAttachment.objects.none()
 
 
+def organizations_search(organizations: QuerySet[Organization], *, kind: str = "", q: str = "") -> QuerySet[Organization]:
+    """Filter what the caller may see by kind and by name, ОГРН, ИНН or code."""
+    if kind:
+        organizations = organizations.filter(kind=kind)
+    q = q.strip()
+    if q:
+        organizations = organizations.filter(
+            Q(name__icontains=q) | Q(short_name__icontains=q) | Q(ogrn=q) | Q(inn=q) | Q(code__iexact=q)
+        )
+    return organizations.order_by("kind", "short_name", "id")
+
+
+def outbox_search(messages: QuerySet[OutboxMessage], *, status: str = "", topic: str = "") -> QuerySet[OutboxMessage]:
+    if status:
+        messages = messages.filter(status=status)
+    if topic.strip():
+        messages = messages.filter(topic=topic.strip())
+    return messages
+
+
 def organization_counts(organizations: QuerySet[Organization]) -> list[dict]:
     return list(organizations.order_by().values("kind").annotate(n=Count("id")).order_by("kind"))
 

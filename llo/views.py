@@ -6,7 +6,6 @@ from django.apps import apps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -62,16 +61,10 @@ def home(request):
 
 @role_required(WEB_ROLES)
 def organization_list(request):
-    qs = organizations_for(request.user)
     kind = request.GET.get("kind", "")
-    if kind in OrganizationKind.values:
-        qs = qs.filter(kind=kind)
+    kind = kind if kind in OrganizationKind.values else ""
     q = request.GET.get("q", "").strip()
-    if q:
-        qs = qs.filter(
-            Q(name__icontains=q) | Q(short_name__icontains=q) | Q(ogrn=q) | Q(inn=q) | Q(code__iexact=q)
-        )
-    page = paginate(request, qs.order_by("kind", "short_name"))
+    page = paginate(request, selectors.organizations_search(organizations_for(request.user), kind=kind, q=q))
     template = "llo/partials/organization_rows.html" if request.htmx else "llo/organization_list.html"
     return render(request, template, {"page": page, "kinds": OrganizationKind.choices, "kind": kind, "q": q})
 
@@ -93,15 +86,11 @@ def organization_detail(request, pk: int):
 
 @role_required(OUTBOX_ROLES)
 def outbox_list(request):
-    qs = outbox_messages_for(request.user)
     status = request.GET.get("status", "")
-    if status in OutboxStatus.values:
-        qs = qs.filter(status=status)
+    status = status if status in OutboxStatus.values else ""
     topic = request.GET.get("topic", "").strip()
-    if topic:
-        qs = qs.filter(topic=topic)
     context = {
-        "page": paginate(request, qs),
+        "page": paginate(request, selectors.outbox_search(outbox_messages_for(request.user), status=status, topic=topic)),
         "statuses": OutboxStatus.choices,
         "status": status,
         "topic": topic,

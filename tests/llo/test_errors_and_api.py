@@ -57,3 +57,10 @@ def test_pagination_shape(client, analyst):
     body = client.get("/api/v1/organizations/?page_size=1").json()
     assert set(body) == {"count", "next", "previous", "results"}
     assert len(body["results"]) == 1
+
+
+def test_outbox_api_rejects_unknown_status(client, ministry_admin):
+    client.force_login(ministry_admin)
+    response = client.get("/api/v1/outbox/messages/?status=lost")
+    assert response.status_code == 422
+    assert "status" in response.json()["details"]

@@ -216,3 +216,26 @@ def test_celery_worker_delivers_published_message(topic, celery_worker_thread):
     assert message.status == OutboxStatus.DONE
     assert message.result == {"delivered": 42}
     assert calls == [message.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_commits_quickly_when_the_broker_is_down(topic, caplog):
+    """A business operation never waits on Redis: the message stays for beat to pick up."""
+    from config.celery import app
+    from config.embedded import free_port
+
+    name, _, _ = topic
+    saved = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    app.pool.force_close_all()
+    try:
+        started = time.monotonic()
+        with transaction.atomic():
+            outbox.publish(name, {"n": 1}, key="broker-down")
+        elapsed = time.monotonic() - started
+    finally:
+        app.conf.broker_url = saved
+        app.pool.force_close_all()
+    assert OutboxMessage.objects.get(key="broker-down").status == OutboxStatus.PENDING
+    assert "Could not wake the outbox dispatcher" in caplog.text
+    assert elapsed < 10, f"publish waited {elapsed:.1f} s on a dead broker"
