@@ -19,11 +19,17 @@ def live(request):
     return JsonResponse({"status": "ok"})
 
 
+class CheckFailed(Exception):
+    """A check's own verdict (its message is the whole story)."""
+
+
 def _timed(check):
     started = time.monotonic()
     try:
         detail = check()
         ok = True
+    except CheckFailed as exc:
+        detail, ok = str(exc), False
     except Exception as exc:  # a probe reports every failure, whatever its kind
         detail, ok = f"{type(exc).__name__}: {exc}".strip()[:300], False
     return {"ok": ok, "detail": detail, "ms": round((time.monotonic() - started) * 1000, 1)}
@@ -49,10 +55,10 @@ def check_redis() -> str:
 def check_worker() -> str:
     beat = cache.get(HEARTBEAT_KEY)
     if beat is None:
-        raise RuntimeError("фоновый обработчик (Celery) ещё не отвечал")
+        raise CheckFailed("фоновый обработчик (Celery) ещё не отвечал")
     age = time.time() - float(beat)
     if age > settings.WORKER_HEARTBEAT_MAX_AGE:
-        raise RuntimeError(f"фоновый обработчик не отвечал {int(age)} с")
+        raise CheckFailed(f"фоновый обработчик не отвечал {int(age)} с")
     return f"ответил {int(age)} с назад"
 
 

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from . import outbox, selectors
 from .access import can_view_audit, get_for, organizations_for, outbox_messages_for, staff_for
-from .audit_views import events_for_object, recent_events
+from .audit_trail import events_for_object, recent_events
 from .health import readiness
 from .models import OrganizationKind, OutboxStatus, Role
 from .roles import OUTBOX_ROLES, ROLE_SUMMARY, WEB_ROLES, has_role

@@ -8,12 +8,12 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 from config.embedded import free_port
 from config.launcher import Emulator, Supervisor, load_emulators, wait_http
+from tests.dburl import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,11 +64,7 @@ def scratch_database_url():
     with psycopg.connect(**params) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
-    if db["HOST"].startswith("/"):
-        url = f"postgres://{db['USER']}@/{db['HOST']}/{name}"
-    else:
-        url = f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@{db['HOST']}:{db['PORT'] or 5432}/{name}"
-    yield url
+    yield database_url(name)
     with psycopg.connect(**params) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -41,6 +41,7 @@ def test_lockout_after_repeated_failures(client, doctor_user, settings):
     response = client.post("/login/", {"username": doctor_user.username, "password": PASSWORD})
     assert response.status_code == 429
     assert "Вход временно заблокирован" in response.content.decode()
+    assert "через 30 минут" in response.content.decode()
     assert client.get("/").status_code == 302
     # another user from the same address is not locked out
     other = f.user(Role.DOCTOR, doctor_user.organization)

@@ -1,4 +1,4 @@
-"""Reading the audit trail: events of one object, recent events, with names resolved."""
+"""Reading the audit trail (selectors): events of one object, recent events, names resolved."""
 
 from django.db.models import QuerySet
 from django.urls import reverse
