@@ -15,7 +15,7 @@ from .access import can_view_audit, get_for, organizations_for, outbox_messages_
 from .audit_trail import events_for_object, recent_events
 from .health import readiness
 from .models import OrganizationKind, OutboxStatus, Role
-from .roles import OUTBOX_ROLES, ROLE_SUMMARY, WEB_ROLES, has_role
+from .roles import OUTBOX_ROLES, REGION_WIDE_ROLES, ROLE_SUMMARY, WEB_ROLES, has_role
 
 
 def role_required(roles):
@@ -45,7 +45,7 @@ def home(request):
         context["attachments"] = selectors.attachments_of(org)
     if user.role == Role.DOCTOR:
         context["doctor"] = getattr(user, "doctor", None)
-    if user.role in (Role.MINISTRY_ANALYST, Role.MINISTRY_ADMIN, Role.SYSTEM_ADMIN):
+    if has_role(user, REGION_WIDE_ROLES):
         counts = {row["kind"]: row["n"] for row in selectors.organization_counts(organizations_for(user))}
         context["organization_counts"] = [
             {"label": kind.label, "kind": kind.value, "n": counts[kind]} for kind in OrganizationKind if kind in counts
