@@ -1,5 +1,6 @@
 """The demo region: a ministry, two municipalities, five MOs, two pharmacy chains with six
-dispensing points, the regional warehouse, two suppliers and one user of every role.
+dispensing points, the regional warehouse, two suppliers, one user of every role, and the
+reference data (catalogue, ICD-10, categories, programs; see `llo/reference/demo.py`).
 
 Idempotent: records are found by their natural keys (organization code, SNILS, username)
 and created only when missing; demo passwords and API keys are reset to the printed values.
@@ -120,8 +121,16 @@ def demo_api_key(username: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-@transaction.atomic
 def seed_demo() -> Credentials:
+    from .reference.demo import seed_reference
+
+    credentials = _seed_organizations()
+    seed_reference()
+    return credentials
+
+
+@transaction.atomic
+def _seed_organizations() -> Credentials:
     with audit_context(source="seed_demo"):
         region, _ = Region.objects.get_or_create(code=REGION_CODE, defaults={"name": "Демонстрационная область"})
         ministry = _org(region, "MZ", K.MINISTRY, "Министерство здравоохранения Демонстрационной области",

@@ -88,3 +88,11 @@ def clean_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def reference(db):
+    """The demo region's reference data: NSI dictionaries at 1.0, categories, programs."""
+    from llo.reference.demo import seed_reference
+
+    seed_reference()
