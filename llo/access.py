@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .models import Organization, OutboxMessage, PharmacyAttachment, User
 from .models.organizations import OrganizationKind as K
-from .roles import AUDIT_ROLES, OUTBOX_ROLES, REGION_WIDE_ROLES, has_role
+from .roles import AUDIT_ROLES, CURATOR_ROLES, NSI_ROLES, OUTBOX_ROLES, REGION_WIDE_ROLES, has_role
 
 
 def organizations_for(user) -> QuerySet[Organization]:
@@ -55,6 +55,15 @@ def outbox_messages_for(user) -> QuerySet[OutboxMessage]:
 
 def can_view_audit(user) -> bool:
     return has_role(user, AUDIT_ROLES)
+
+
+def can_curate_reference(user) -> bool:
+    """Reference data is one for the region: everyone reads it, the ministry's admins change it."""
+    return has_role(user, CURATOR_ROLES)
+
+
+def can_view_nsi_imports(user) -> bool:
+    return has_role(user, NSI_ROLES)
 
 
 def get_for(queryset: QuerySet, **lookup):

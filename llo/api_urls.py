@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import api
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("organizations/<int:pk>/", api.OrganizationDetailApi.as_view(), name="api_organization_detail"),
     path("outbox/messages/", api.OutboxListApi.as_view(), name="api_outbox_list"),
     path("outbox/messages/<int:pk>/resend/", api.OutboxResendApi.as_view(), name="api_outbox_resend"),
+    path("", include("llo.reference.api_urls")),
 ]

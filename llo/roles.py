@@ -6,6 +6,8 @@ REGION_WIDE_ROLES = frozenset({Role.MINISTRY_ANALYST, Role.MINISTRY_ADMIN, Role.
 OUTBOX_ROLES = frozenset({Role.MINISTRY_ADMIN, Role.SYSTEM_ADMIN})
 AUDIT_ROLES = frozenset({Role.MINISTRY_ADMIN})
 API_ONLY_ROLES = frozenset({Role.MIS_CLIENT})
+CURATOR_ROLES = frozenset({Role.MINISTRY_ADMIN})  # reference data: programs, lists, catalogue flags
+NSI_ROLES = frozenset({Role.MINISTRY_ADMIN, Role.SYSTEM_ADMIN})  # see NSI imports; only curators start them
 WEB_ROLES = frozenset(set(Role) - API_ONLY_ROLES)
 
 ROLE_SUMMARY = {
