@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -93,8 +94,14 @@ def database_from_env() -> dict:
         )
     config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     config["CONN_HEALTH_CHECKS"] = True
-    config.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    options = config.setdefault("OPTIONS", {})
+    options["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    # Catalogue search: below this word similarity a name is not offered (see llo/reference/search.py).
+    options["options"] = f"-c pg_trgm.word_similarity_threshold={TRIGRAM_WORD_SIMILARITY}"
     return config
+
+
+TRIGRAM_WORD_SIMILARITY = 0.4
 
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -177,6 +184,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "llo.worker_heartbeat", "schedule": 20.0},
     "outbox-dispatch": {"task": "llo.outbox_dispatch", "schedule": 5.0},
     "outbox-release-stale": {"task": "llo.outbox_release_stale", "schedule": 60.0},
+    "nsi-check-versions": {"task": "nsi.check_versions", "schedule": env.float("NSI_CHECK_INTERVAL", default=3600.0)},
 }
 
 # Outbox: attempts before a message goes dead, backoff base and cap (seconds),
@@ -191,8 +199,14 @@ WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=90)
 
 # Local emulators of external systems started by `make run`: name -> dotted path of a
 # callable that returns the command line (later issues register SFR, NSI, MDLP, EGISZ).
-LLO_EMULATORS: dict[str, str] = {}
+LLO_EMULATORS: dict[str, str] = {"nsi": "integrations.nsi.emulator.launcher_entry"}
 LLO_ALLOW_DEMO = env.bool("LLO_ALLOW_DEMO", default=False)
+
+# The federal NSI portal (nsi.rosminzdrav.ru): base URL, the user's API key, request timeout (s).
+NSI_BASE_URL = env("NSI_BASE_URL", default="")
+NSI_USER_KEY = env("NSI_USER_KEY", default="")
+NSI_TIMEOUT = env.float("NSI_TIMEOUT", default=30.0)
+NSI_RETRIES = env.int("NSI_RETRIES", default=3)  # per call, with exponential backoff
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,3 @@
+"""Outbox handlers of every exchange, found by `autodiscover_modules("handlers")`."""
+
+from integrations.nsi import handlers as nsi  # noqa: F401
