@@ -9,3 +9,4 @@ class LloConfig(AppConfig):
     def ready(self) -> None:
         # Outbox topic handlers live in `<app>/handlers.py` (integrations/*/handlers.py too).
         autodiscover_modules("handlers")
+        from .reference import navigation  # noqa: F401  (sidebar sections of the reference pages)

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import health, views
 from .forms import LoginForm
@@ -22,4 +22,5 @@ urlpatterns = [
     path("system/", views.system_status, name="system_status"),
     path("health/live", health.live, name="health_live"),
     path("health/ready", health.ready, name="health_ready"),
+    path("", include("llo.reference.urls")),
 ]
