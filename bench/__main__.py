@@ -16,13 +16,14 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from bench import outbox_bench  # noqa: E402
+from bench import catalogue_bench, outbox_bench  # noqa: E402
 
-BENCHMARKS = {"outbox": outbox_bench.run}
+BENCHMARKS = {"outbox": outbox_bench.run, "catalogue": catalogue_bench.run}
 
 
 def main(names: list[str]) -> None:
     setup_test_environment()
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = "bench_llo"  # apart from the tests' database
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         for name in names or BENCHMARKS:
