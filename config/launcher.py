@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         manage = [python, str(BASE_DIR / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True)
         if not args.no_seed:
-            subprocess.run([*manage, "seed_demo"], cwd=BASE_DIR, env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([*manage, "seed_demo"], cwd=BASE_DIR, env={**env, "LOG_LEVEL": "WARNING"}, check=True,
+                           stdout=subprocess.DEVNULL)
 
         for emulator in load_emulators(settings.LLO_EMULATORS):
             supervisor.start(f"emulator {emulator.name}", emulator.argv, env)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import logging
 import re
-import shutil
 import time
 import zipfile
 import zlib
@@ -339,6 +338,10 @@ class NsiClient:
 
 # --- helpers ------------------------------------------------------------------------------
 
+# The whole ЕСКЛП is a few hundred megabytes of CSV; anything far larger is not a dictionary.
+MAX_EXTRACTED_BYTES = 4 * 2**30
+
+
 def _extract(archive: Path, target: Path) -> None:
     """The archive's single CSV member to `target`; _BulkUnusable when the archive is damaged."""
     try:
@@ -347,8 +350,15 @@ def _extract(archive: Path, target: Path) -> None:
             if len(members) != 1 or not members[0].filename.lower().endswith(".csv"):
                 names = ", ".join(m.filename for m in members) or "пусто"
                 raise _BulkUnusable(f"в архиве ожидался один файл .csv, а в нём: {names}")
+            if members[0].file_size > MAX_EXTRACTED_BYTES:
+                raise _BulkUnusable(f"файл в архиве больше {MAX_EXTRACTED_BYTES // 2**20} МБ")
             with zipped.open(members[0]) as source, target.open("wb") as out:
-                shutil.copyfileobj(source, out, CHUNK)
+                copied = 0
+                while chunk := source.read(CHUNK):  # the declared size may lie: count what comes out
+                    copied += len(chunk)
+                    if copied > MAX_EXTRACTED_BYTES:
+                        raise _BulkUnusable(f"файл в архиве больше {MAX_EXTRACTED_BYTES // 2**20} МБ")
+                    out.write(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         raise _BulkUnusable(f"архив повреждён: {exc}") from None
 

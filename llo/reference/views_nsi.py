@@ -30,8 +30,8 @@ TABLE_LABELS = {
     "llo_validityperiod": "сроки действия",
     "llo_nsibenefitcategory": "льготные категории НСИ",
 }
-SOURCE_LABELS = {"demo": "демонстрационные данные", "rest": "REST API портала", "csv": "файл CSV портала",
-                 "file": "файл портала", "zip": "архив CSV портала"}
+SOURCE_LABELS = {"demo": "демонстрационные данные", "rest": "REST API портала (постранично)",
+                 "csv_zip": "файл выгрузки портала (CSV в архиве)"}
 
 
 def _labelled(runs) -> list[NsiImportRun]:

@@ -304,3 +304,17 @@ def test_the_emulator_runs_as_a_process(tmp_path):
         started = time.monotonic()
         code = process.wait(10)
     assert code == 0 and time.monotonic() - started < 5
+
+
+def test_an_archive_that_unpacks_beyond_the_limit_is_refused(tmp_path, monkeypatch):
+    import zipfile
+
+    from integrations.nsi import client as client_module
+
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("x.csv", "ID;NAME\n" + "1;" + "я" * 200_000 + "\n")
+    monkeypatch.setattr(client_module, "MAX_EXTRACTED_BYTES", 100_000)
+    with pytest.raises(client_module._BulkUnusable) as caught:
+        client_module._extract(archive, tmp_path / "out.csv")
+    assert "больше" in str(caught.value)
