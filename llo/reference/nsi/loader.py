@@ -2,11 +2,8 @@
 staging table, then merge set-based. Runs inside the caller's transaction: on any error
 nothing of the version is kept and the previous version stays in force.
 
-Audit: the per-row history triggers would cost more than the whole rest of an import of
-200,000 records (each calls a PL/pgSQL function with its own subtransaction). During the merge
-they are switched off for this transaction only (`pgtrigger.ignore`), every written row is
-noted in `nsi_touched`, and at the end one INSERT … SELECT per table writes the same history
-rows the triggers would have written, under the import's audit context.
+Audit: the history of every written record is written set-based (`llo.bulk_audit`): the
+per-row triggers would cost more than the rest of an import of 200,000 records.
 """
 
 from __future__ import annotations
@@ -15,10 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import pgtrigger
-from django.apps import apps
 from django.db import connection
 
+from llo.bulk_audit import history_in_bulk, noting
 from llo.errors import ValidationFailed
 from llo.models.dated import FAR_PAST, SYNC_LOCK
 
@@ -164,7 +160,7 @@ def _merge(cursor, merge: Merge, params: dict, result: LoadResult) -> None:
         f"({', '.join(f't.{c}' for c in merge.attrs)}, t.valid_from, t.valid_to) IS DISTINCT FROM "
         f"({', '.join(new_values)}, {valid_from}, s.date_end)"
     )
-    cursor.execute(_noting(update, merge.table, "update"), params)
+    cursor.execute(noting(update, merge.table, "update"), params)
     result.count(merge.table, "changed", cursor.rowcount)
 
     fixed = {**merge.scope, **merge.insert_defaults}
@@ -173,7 +169,7 @@ def _merge(cursor, merge: Merge, params: dict, result: LoadResult) -> None:
         merge.key, *fixed.values(), *merge.attrs.values(),
         "LEAST(COALESCE(s.date_begin, %(publish)s), COALESCE(s.date_end, %(publish)s))", "s.date_end", "0",
     ]
-    cursor.execute(_noting(
+    cursor.execute(noting(
         f"INSERT INTO {merge.table} ({', '.join(insert_columns)}) SELECT {', '.join(insert_values)} "
         f"FROM nsi_stage s WHERE NOT EXISTS (SELECT 1 FROM {merge.table} t WHERE t.nsi_code = {merge.key}{scope_where})",
         merge.table, "insert"), params)
@@ -181,50 +177,12 @@ def _merge(cursor, merge: Merge, params: dict, result: LoadResult) -> None:
     if merge.refresh:
         cursor.execute(update, params)  # references to records inserted just now; not counted again
 
-    cursor.execute(_noting(
+    cursor.execute(noting(
         f"UPDATE {merge.table} t SET valid_to = GREATEST(t.valid_from, %(retire_on)s) "
         f"WHERE (t.valid_to IS NULL OR t.valid_to > %(retire_on)s){scope_where} "
         f"AND NOT EXISTS (SELECT 1 FROM nsi_stage s WHERE {merge.key} = t.nsi_code)",
         merge.table, "update"), params)
     result.count(merge.table, "retired", cursor.rowcount)
-
-
-def _noting(statement: str, table: str, label: str) -> str:
-    """The statement, with the ids of the rows it writes noted for the history; its row count
-    stays the number of rows written."""
-    column = "t.id" if statement.startswith("UPDATE") else "id"
-    return (f"WITH written AS ({statement} RETURNING {column}) "
-            f"INSERT INTO nsi_touched (tbl, id, label) SELECT '{table}', id, '{label}' FROM written")
-
-
-def _models_by_table() -> dict:
-    return {model._meta.db_table: model for model in apps.get_models() if hasattr(model, "pgh_event_models")}
-
-
-def _history_triggers(tables: set[str]) -> str:
-    """The Postgres ids of the per-row history triggers of `tables`, as pgtrigger's ignore list."""
-    by_table = _models_by_table()
-    wanted = {(by_table[t], name) for t in tables for name in ("insert_insert", "update_update")}
-    ids = sorted(trigger.get_pgid(model) for model, trigger in pgtrigger.registered()
-                 if (model, trigger.name) in wanted)
-    return "{" + ",".join(ids) + "}"
-
-
-def _write_history(cursor, tables: set[str]) -> None:
-    """The history rows the per-row triggers would have written, one statement per table."""
-    cursor.execute("SELECT _pgh_attach_context()")
-    context_id = cursor.fetchone()[0]
-    by_table = _models_by_table()
-    for table in sorted(tables):
-        event = by_table[table].pgh_event_models["insert"]
-        columns = [f.column for f in event._meta.concrete_fields if not f.name.startswith("pgh_")]
-        cursor.execute(
-            f"INSERT INTO {event._meta.db_table} (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id, "
-            f"{', '.join(columns)}) SELECT now(), n.label, t.id, %s, {', '.join('t.' + c for c in columns)} "
-            f"FROM {table} t JOIN (SELECT DISTINCT ON (id) id, label FROM nsi_touched WHERE tbl = %s "
-            f"ORDER BY id, label) n ON n.id = t.id",
-            [context_id, table],
-        )
 
 
 def _written_tables(spec: Dictionary) -> set[str]:
@@ -251,7 +209,6 @@ def load_version(
     errors = _Errors()
     counter = [0]
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS nsi_touched")
         # Writers of reference data take turns (see dated.SYNC_LOCK); take the turn before the
         # long COPY rather than halfway through the merge.
         cursor.execute(f"SELECT {SYNC_LOCK}")
@@ -278,15 +235,10 @@ def load_version(
         if duplicates:
             raise _fail(spec, [_error(row, "ID", f"идентификатор {key} повторяется в версии") for row, key in duplicates])
 
-        tables = _written_tables(spec)
-        cursor.execute("CREATE TEMP TABLE nsi_touched (tbl text, id bigint, label text) ON COMMIT DROP")
-        # pgtrigger's own ignore() injects a positional parameter into every statement, which
-        # the named parameters here cannot mix with; its setting is set directly instead.
-        cursor.execute("SELECT set_config('pgtrigger.ignore', %s, true)", [_history_triggers(tables)])
-        try:
+        with history_in_bulk(cursor, _written_tables(spec)):
             for step in spec.steps:
                 if isinstance(step, Sql):
-                    cursor.execute(_noting(step.sql, step.label, "insert") if step.label else step.sql, params)
+                    cursor.execute(noting(step.sql, step.label, "insert") if step.label else step.sql, params)
                     if step.label:
                         result.count(step.label, "added", cursor.rowcount)
                 elif isinstance(step, Check):
@@ -297,7 +249,4 @@ def load_version(
                                            for row, value in found])
                 else:
                     _merge(cursor, step, params, result)
-        finally:
-            cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
-        _write_history(cursor, tables)
     return result
