@@ -1,69 +1,83 @@
-"""Audit history for set-based bulk writes (NSI versions, Social Fund registers).
+"""Audit history and checks for set-based bulk writes (NSI versions, Social Fund registers).
 
 The per-row history triggers (django-pghistory) cost more than the rest of a bulk load of
-hundreds of thousands of rows: each call runs PL/pgSQL with its own subtransaction. Inside
-`history_in_bulk(cursor, tables)` they are switched off for this transaction only; every
-statement wrapped by `noting()` notes the ids it writes, and on leaving the block one
-INSERT … SELECT per table writes the history rows the triggers would have written, under the
-audit context active at the time (so `source`, user and task are recorded as usual). On an error
-the transaction rolls back and nothing of it stays, the switch included.
+hundreds of thousands of rows: each fires, queues an event and runs PL/pgSQL with its own
+subtransaction. Inside `history_in_bulk(cursor)` the setting `llo.bulk_load` is on for this
+transaction and the triggers' WHEN clause (llo.audit) skips them; every statement wrapped by
+`noting()` writes, in the same statement, the history rows the triggers would have written — from
+its RETURNING rows, under the audit context active at the time (so `source`, user and task are
+recorded as usual). On an error the transaction rolls back and nothing of it stays, the setting
+included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import contextmanager
+from functools import lru_cache
 
-import pgtrigger
 from django.apps import apps
 
-TOUCHED = "bulk_touched"
+from .audit import BULK_SETTING
+
+CONTEXT_SETTING = "llo.bulk_context"
 
 
-def _models_by_table() -> dict:
-    return {model._meta.db_table: model for model in apps.get_models() if hasattr(model, "pgh_event_models")}
-
-
-def _history_trigger_ids(tables: Iterable[str]) -> str:
-    """Postgres ids of the per-row history triggers of `tables`, as pgtrigger's ignore list."""
-    by_table = _models_by_table()
-    wanted = {(by_table[t], name) for t in tables for name in ("insert_insert", "update_update")}
-    ids = sorted(trigger.get_pgid(model) for model, trigger in pgtrigger.registered() if (model, trigger.name) in wanted)
-    return "{" + ",".join(ids) + "}"
+@lru_cache(maxsize=None)
+def _event_table(table: str) -> tuple[str, tuple[str, ...]]:
+    """The history table of `table` and the columns it copies."""
+    model = next(m for m in apps.get_models() if m._meta.db_table == table and hasattr(m, "pgh_event_models"))
+    event = model.pgh_event_models["insert"]
+    columns = tuple(f.column for f in event._meta.concrete_fields
+                    if not f.name.startswith("pgh_") and not getattr(f, "generated", False))
+    return event._meta.db_table, columns
 
 
 def noting(statement: str, table: str, label: str) -> str:
-    """`statement` (an INSERT or UPDATE of `table`) with the ids it writes noted for the history;
-    its row count stays the number of rows written."""
-    column = "t.id" if statement.lstrip().upper().startswith("UPDATE") else "id"
-    return (f"WITH written AS ({statement} RETURNING {column}) "
-            f"INSERT INTO {TOUCHED} (tbl, id, label) SELECT '{table}', id, '{label}' FROM written")
+    """`statement` (an INSERT into `table`, or an UPDATE of it aliased `t`) writing the history of
+    every row it writes; its row count stays the number of rows written."""
+    event_table, columns = _event_table(table)
+    returned = "t.*" if statement.lstrip().upper().startswith("UPDATE") else "*"
+    listed = ", ".join(columns)
+    return (f"WITH written AS ({statement} RETURNING {returned}) "
+            f"INSERT INTO {event_table} (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id, {listed}) "
+            f"SELECT now(), '{label}', id, NULLIF(current_setting('{CONTEXT_SETTING}', true), '')::uuid, {listed} "
+            f"FROM written")
 
 
 @contextmanager
-def history_in_bulk(cursor, tables: Iterable[str]):
-    tables = sorted(set(tables))
-    cursor.execute(f"DROP TABLE IF EXISTS {TOUCHED}")
-    cursor.execute(f"CREATE TEMP TABLE {TOUCHED} (tbl text, id bigint, label text) ON COMMIT DROP")
-    # pgtrigger's own ignore() injects a positional parameter into every statement, which named
-    # parameters cannot mix with; its setting is set directly instead (for this transaction).
-    cursor.execute("SELECT set_config('pgtrigger.ignore', %s, true)", [_history_trigger_ids(tables)])
-    yield
-    cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
-    _write_history(cursor, tables)
-
-
-def _write_history(cursor, tables: list[str]) -> None:
+def history_in_bulk(cursor):
+    # Not a SELECT: pghistory attaches its context to this statement, so the context row exists and
+    # its id can be kept for the statements that follow.
+    cursor.execute(f"SET LOCAL {BULK_SETTING} = 'on'")
     cursor.execute("SELECT _pgh_attach_context()")
     context_id = cursor.fetchone()[0]
-    by_table = _models_by_table()
-    for table in tables:
-        event = by_table[table].pgh_event_models["insert"]
-        columns = [f.column for f in event._meta.concrete_fields if not f.name.startswith("pgh_")]
-        cursor.execute(
-            f"INSERT INTO {event._meta.db_table} (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id, "
-            f"{', '.join(columns)}) SELECT now(), n.label, t.id, %s, {', '.join('t.' + c for c in columns)} "
-            f"FROM {table} t JOIN (SELECT DISTINCT ON (id) id, label FROM {TOUCHED} WHERE tbl = %s "
-            f"ORDER BY id, label) n ON n.id = t.id",
-            [context_id, table],
-        )
+    cursor.execute(f"SELECT set_config('{CONTEXT_SETTING}', %s, true)", [str(context_id) if context_id else ""])
+    yield
+    cursor.execute(f"SELECT set_config('{BULK_SETTING}', 'off', true), set_config('{CONTEXT_SETTING}', '', true)")
+
+
+@contextmanager
+def checks_and_indexes_rebuilt(cursor, tables: Iterable[str]):
+    """For the first load of empty tables: their foreign keys and non-unique indexes are dropped and
+    made again once the rows are in — one set-based validation and one sorted build each, instead
+    of a check and an index insertion per row. The definitions are read from the catalog, so they
+    come back exactly as they were. Dropping them locks the tables until the commit."""
+    tables = list(tables)
+    cursor.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY 1, 2", [tables])
+    foreign_keys = cursor.fetchall()
+    cursor.execute(
+        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+        "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisunique AND NOT indisprimary ORDER BY 1", [tables])
+    indexes = cursor.fetchall()
+    for table, name, _ in foreign_keys:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    yield
+    for _, definition in indexes:
+        cursor.execute(definition)
+    for table, name, definition in foreign_keys:
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')

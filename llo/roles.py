@@ -8,6 +8,12 @@ AUDIT_ROLES = frozenset({Role.MINISTRY_ADMIN})
 API_ONLY_ROLES = frozenset({Role.MIS_CLIENT})
 CURATOR_ROLES = frozenset({Role.MINISTRY_ADMIN})  # reference data: programs, lists, catalogue flags
 NSI_ROLES = frozenset({Role.MINISTRY_ADMIN, Role.SYSTEM_ADMIN})  # see NSI imports; only curators start them
+# Personal data of beneficiaries: who may read a person's record at all (analysts see depersonalized
+# figures only), who may browse by name (within their MO; the ministry region-wide), who manages.
+PERSON_READ_ROLES = frozenset({Role.DOCTOR, Role.MO_DRUG_OFFICER, Role.PHARMACIST, Role.MIS_CLIENT,
+                               Role.MINISTRY_ADMIN})
+MO_ROLES = frozenset({Role.DOCTOR, Role.MO_DRUG_OFFICER, Role.MIS_CLIENT})
+REGISTER_ADMIN_ROLES = frozenset({Role.MINISTRY_ADMIN})
 WEB_ROLES = frozenset(set(Role) - API_ONLY_ROLES)
 
 ROLE_SUMMARY = {

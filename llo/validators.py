@@ -55,7 +55,9 @@ def validate_kpp(value: str) -> str:
 
 
 def snils_check_digits(first_nine: str) -> str:
-    total = sum(int(d) * w for d, w in zip(first_nine, range(9, 0, -1)))
+    d = first_nine.encode()  # digits as bytes, unrolled: it runs for every record of a register of millions
+    total = (d[0] * 9 + d[1] * 8 + d[2] * 7 + d[3] * 6 + d[4] * 5 + d[5] * 4 + d[6] * 3 + d[7] * 2 + d[8]
+             - 48 * 45)
     if total < 100:
         return f"{total:02d}"
     if total in (100, 101):

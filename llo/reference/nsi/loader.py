@@ -174,8 +174,8 @@ def _merge(cursor, merge: Merge, params: dict, result: LoadResult) -> None:
         f"FROM nsi_stage s WHERE NOT EXISTS (SELECT 1 FROM {merge.table} t WHERE t.nsi_code = {merge.key}{scope_where})",
         merge.table, "insert"), params)
     result.count(merge.table, "added", cursor.rowcount)
-    if merge.refresh:
-        cursor.execute(update, params)  # references to records inserted just now; not counted again
+    if merge.refresh:  # references to records inserted just now; not counted again
+        cursor.execute(noting(update, merge.table, "update"), params)
 
     cursor.execute(noting(
         f"UPDATE {merge.table} t SET valid_to = GREATEST(t.valid_from, %(retire_on)s) "
@@ -183,11 +183,6 @@ def _merge(cursor, merge: Merge, params: dict, result: LoadResult) -> None:
         f"AND NOT EXISTS (SELECT 1 FROM nsi_stage s WHERE {merge.key} = t.nsi_code)",
         merge.table, "update"), params)
     result.count(merge.table, "retired", cursor.rowcount)
-
-
-def _written_tables(spec: Dictionary) -> set[str]:
-    return {s.table for s in spec.steps if isinstance(s, Merge)} | {s.label for s in spec.steps
-                                                                    if isinstance(s, Sql) and s.label}
 
 
 def load_version(
@@ -235,7 +230,7 @@ def load_version(
         if duplicates:
             raise _fail(spec, [_error(row, "ID", f"идентификатор {key} повторяется в версии") for row, key in duplicates])
 
-        with history_in_bulk(cursor, _written_tables(spec)):
+        with history_in_bulk(cursor):
             for step in spec.steps:
                 if isinstance(step, Sql):
                     cursor.execute(noting(step.sql, step.label, "insert") if step.label else step.sql, params)
