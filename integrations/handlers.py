@@ -1,3 +1,4 @@
 """Outbox handlers of every exchange, found by `autodiscover_modules("handlers")`."""
 
 from integrations.nsi import handlers as nsi  # noqa: F401
+from integrations.sfr import handlers as sfr  # noqa: F401
