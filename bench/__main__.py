@@ -16,9 +16,15 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from bench import catalogue_bench, outbox_bench  # noqa: E402
+from bench import catalogue_bench, outbox_bench, registry_bench  # noqa: E402
+from integrations.sfr import bench as sfr_dbf_bench  # noqa: E402
 
-BENCHMARKS = {"outbox": outbox_bench.run, "catalogue": catalogue_bench.run}
+BENCHMARKS = {
+    "outbox": outbox_bench.run,
+    "catalogue": catalogue_bench.run,
+    "registry": registry_bench.run,
+    "sfr_dbf": sfr_dbf_bench.run,
+}
 
 
 def main(names: list[str]) -> None:

@@ -123,6 +123,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "llo.passwords.CharacterClassValidator"},
 ]
 
+# History rows are looked up by object; neither their context nor the copies of the tracked rows'
+# foreign keys need an index of their own (writing millions of history rows in bulk loads pays for each).
+import pghistory  # noqa: E402
+
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextForeignKey(db_index=False)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -185,6 +192,7 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-dispatch": {"task": "llo.outbox_dispatch", "schedule": 5.0},
     "outbox-release-stale": {"task": "llo.outbox_release_stale", "schedule": 60.0},
     "nsi-check-versions": {"task": "nsi.check_versions", "schedule": env.float("NSI_CHECK_INTERVAL", default=3600.0)},
+    "sfr-sync": {"task": "sfr.sync_scheduled", "schedule": env.float("SFR_SYNC_INTERVAL", default=86400.0)},
 }
 
 # Outbox: attempts before a message goes dead, backoff base and cap (seconds),
@@ -199,14 +207,37 @@ WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=90)
 
 # Local emulators of external systems started by `make run`: name -> dotted path of a
 # callable that returns the command line (later issues register SFR, NSI, MDLP, EGISZ).
-LLO_EMULATORS: dict[str, str] = {"nsi": "integrations.nsi.emulator.launcher_entry"}
+LLO_EMULATORS: dict[str, str] = {
+    "nsi": "integrations.nsi.emulator.launcher_entry",
+    "sfr": "integrations.sfr.emulator.launcher_entry",
+}
 LLO_ALLOW_DEMO = env.bool("LLO_ALLOW_DEMO", default=False)
+
+# The region: the first digits of its OKATO codes (a person registered elsewhere is out of town),
+# and the program the Social Fund register's rights belong to.
+LLO_REGION_OKATO = env("LLO_REGION_OKATO", default="99")
+# Files users upload for background work (Social Fund registers): shared by web and workers.
+UPLOAD_ROOT = env.path("UPLOAD_ROOT", default=str(VAR_DIR / "uploads"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
+SFR_PROGRAM = env("SFR_PROGRAM", default="ONLP")
+
+# Patient QR code on the card (registry/patient_token.py): days a printed token stays valid.
+PATIENT_TOKEN_TTL_DAYS = env.int("PATIENT_TOKEN_TTL_DAYS", default=365)
 
 # The federal NSI portal (nsi.rosminzdrav.ru): base URL, the user's API key, request timeout (s).
 NSI_BASE_URL = env("NSI_BASE_URL", default="")
 NSI_USER_KEY = env("NSI_USER_KEY", default="")
 NSI_TIMEOUT = env.float("NSI_TIMEOUT", default=30.0)
 NSI_RETRIES = env.int("NSI_RETRIES", default=3)  # per call, with exponential backoff
+
+# The Social Fund's FrlChangesService (federal register changes, SOAP): WSDL address, region code,
+# request timeout (s), retries per call, persons per page (1-5000).
+SFR_WSDL_URL = env("SFR_WSDL_URL", default="")
+SFR_REGION = env("SFR_REGION", default="99")
+SFR_TIMEOUT = env.float("SFR_TIMEOUT", default=60.0)
+SFR_RETRIES = env.int("SFR_RETRIES", default=3)
+SFR_PAGE_SIZE = env.int("SFR_PAGE_SIZE", default=1000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

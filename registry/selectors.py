@@ -1,0 +1,179 @@
+"""Reads of the register: who may see whom, finding a person, rights on a date, conflicts,
+probable duplicates.
+
+Access (docs/registry.md): ministry admins see everyone; an MO's staff and its MIS browse the
+patients attached to their MO and may open anyone by exact SNILS or OMS policy; a pharmacist
+opens a person by exact SNILS, OMS policy, the patient's QR code, or name with birth date. Every
+read by someone outside the ministry is logged (`PersonLookup`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.postgres.search import TrigramWordSimilarity
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from llo.errors import ValidationFailed
+from llo.models import ProgramKind
+from llo.roles import MO_ROLES, PERSON_READ_ROLES, REGISTER_ADMIN_ROLES, has_role
+
+from .models import BenefitRight, NsuRefusal, Person, RegisterEntry
+from .snils import validate_snils
+
+_SPACES = re.compile(r"\s+")
+NAME_RESULTS = 50
+
+
+def live_persons() -> QuerySet[Person]:
+    return Person.objects.filter(merged_into__isnull=True).select_related("attached_mo")
+
+
+def persons_for(user) -> QuerySet[Person]:
+    """Persons a user may browse: the ministry's admins everyone; an MO the patients attached to it."""
+    if has_role(user, REGISTER_ADMIN_ROLES):
+        return live_persons()
+    if has_role(user, MO_ROLES) and user.organization_id:
+        return live_persons().filter(attached_mo_id=user.organization.legal_entity_id)
+    return Person.objects.none()
+
+
+def may_read_persons(user) -> bool:
+    return has_role(user, PERSON_READ_ROLES)
+
+
+def person_for(user, pk: int) -> Person | None:
+    """A person the user may open by id: in their browsable set, or one they have just found by an
+    exact identifier (the page links carry the id; the look-up log keeps the trace)."""
+    if not may_read_persons(user):
+        return None
+    person = persons_for(user).filter(pk=pk).first()
+    if person is None and user.pk:
+        person = live_persons().filter(pk=pk, lookups__user=user).first()
+    return person
+
+
+def parse_snils(raw: str) -> str:
+    try:
+        return validate_snils(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(exc.messages[0], code="person.invalid_snils", details={"field": "snils"}) from None
+
+
+def find_by_snils(snils: str) -> Person | None:
+    return live_persons().filter(snils=parse_snils(snils)).first()
+
+
+def find_by_policy(policy: str) -> Person | None:
+    policy = _SPACES.sub("", policy or "")
+    if not policy:
+        raise ValidationFailed("Укажите номер полиса ОМС", code="person.policy_missing")
+    return live_persons().filter(oms_policy=policy).order_by("pk").first()
+
+
+@dataclass
+class NameQuery:
+    words: list[str]
+    birth_date: date | None
+
+
+def parse_name_query(q: str, birth_date: date | None) -> NameQuery:
+    words = [w for w in _SPACES.split((q or "").strip().lower().replace("ё", "е")) if w]
+    if not words or sum(len(w) for w in words) < 3:
+        raise ValidationFailed("Введите фамилию (и имя) — не меньше 3 букв", code="person.query_too_short")
+    if len(words) > 4 or any(len(w) > 50 for w in words):
+        raise ValidationFailed("Слишком длинный запрос: фамилия, имя, отчество", code="person.query_too_long")
+    return NameQuery(words=words, birth_date=birth_date)
+
+
+def search_by_name(persons: QuerySet[Person], query: NameQuery, *, limit: int = NAME_RESULTS) -> tuple[list, bool]:
+    """Persons whose «фамилия имя отчество» contains the typed words (each as a word start), best
+    first; when none does, the most similar names (a typo). Returns (persons, similar)."""
+    base = persons
+    if query.birth_date is not None:
+        base = base.filter(birth_date=query.birth_date)
+    contained = base
+    for word in query.words:
+        contained = contained.filter(Q(search_name__startswith=word) | Q(search_name__contains=" " + word))
+    found = list(contained.order_by("last_name", "first_name", "patronymic", "birth_date", "pk")[:limit])
+    if found:
+        return found, False
+    text = " ".join(query.words)
+    similar = (base.filter(search_name__trigram_word_similar=text)
+               .annotate(score=TrigramWordSimilarity(text, "search_name")).order_by("-score", "last_name", "pk"))
+    return list(similar[:limit]), True
+
+
+def rights_on(person: Person, day: date) -> list[BenefitRight]:
+    """The person's rights in force on `day`, in one query, each annotated with `refused` (the person
+    refused the drug part of НСУ for that year) and `in_force` (false for ОНЛП rights so refused)."""
+    refused = NsuRefusal.objects.filter(person=OuterRef("person_id"), year=day.year, refused=True)
+    rows = list(
+        BenefitRight.objects.filter(person=person, valid_from__lte=day)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
+        .select_related("program", "category", "diagnosis")
+        .annotate(refused=Exists(refused))
+        .order_by("program__code", "category__federal_code", "valid_from")
+    )
+    for right in rows:
+        right.in_force = not (right.refused and right.program.kind == ProgramKind.ONLP)
+    return rows
+
+
+def person_card(person: Person) -> Person:
+    """The person with everything the card shows, prefetched."""
+    return (
+        Person.objects.select_related("attached_mo", "merged_into")
+        .prefetch_related(
+            Prefetch("rights", queryset=BenefitRight.objects.select_related("program", "category", "diagnosis")
+                     .order_by("-valid_from", "pk")),
+            Prefetch("register_entries", queryset=RegisterEntry.objects.order_by("-included_on")),
+            Prefetch("refusals", queryset=NsuRefusal.objects.order_by("-year")),
+        )
+        .get(pk=person.pk)
+    )
+
+
+_OVERLAPS = """
+    SELECT a.person_id, array_agg(DISTINCT a.id) || array_agg(DISTINCT b.id)
+    FROM registry_benefitright a
+    JOIN registry_benefitright b ON b.person_id = a.person_id AND b.program_id > a.program_id
+      AND daterange(a.valid_from, a.valid_to, '[]') && daterange(b.valid_from, b.valid_to, '[]')
+    WHERE (a.valid_to IS NULL OR a.valid_to >= %(on)s) AND (b.valid_to IS NULL OR b.valid_to >= %(on)s)
+    GROUP BY a.person_id ORDER BY a.person_id LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+
+def conflicts(*, on: date, limit: int = 50, offset: int = 0) -> list[tuple[Person, list[BenefitRight]]]:
+    """Persons holding rights under several programs for the same days (still in force on `on` or
+    later), each with those rights. A prescription names one program: the doctor chooses."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OVERLAPS, {"on": on, "limit": limit, "offset": offset})
+        rows = cursor.fetchall()
+    persons = live_persons().in_bulk([person_id for person_id, _ in rows])
+    rights = BenefitRight.objects.select_related("program", "category").in_bulk(
+        [right_id for _, ids in rows for right_id in ids])
+    return [(persons[pid], sorted((rights[i] for i in set(ids)), key=lambda r: (r.program.code, r.valid_from)))
+            for pid, ids in rows if pid in persons]
+
+
+_DUPLICATES = """
+    SELECT array_agg(id ORDER BY id) FROM registry_person WHERE merged_into_id IS NULL
+    GROUP BY lower(last_name), lower(first_name), lower(patronymic), birth_date, sex HAVING count(*) > 1
+    ORDER BY min(lower(last_name)), min(id) LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+
+def duplicates(*, limit: int = 50, offset: int = 0) -> list[list[Person]]:
+    """Groups of live records with the same name, birth date and sex: probably one person entered
+    twice (the same SNILS twice the database refuses outright)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DUPLICATES, {"limit": limit, "offset": offset})
+        groups = [ids for (ids,) in cursor.fetchall()]
+    persons = Person.objects.select_related("attached_mo").prefetch_related("rights").in_bulk(
+        [pk for ids in groups for pk in ids])
+    return [[persons[pk] for pk in ids if pk in persons] for ids in groups]

@@ -1,0 +1,303 @@
+"""Loading the Social Fund register (persons from `C_REGO`, benefits from `C_REGL`, or the same
+content from the delta service) into the region's register.
+
+Records are parsed once, in a stream, and written with COPY into two staging tables — rejected
+records too, with their reason. Set-based statements then reject what only the whole file can
+tell (a SNILS twice, an unknown category, a benefit without its person) and merge: persons by
+SNILS, the federal register entries, the НСУ choice of the year, and rights by their key in the
+register (SNILS, category, start). Rights the register no longer lists are closed the day before
+the file's date; so are register entries of persons it no longer lists (a full snapshot) or
+excludes (a delta). Persons with a rejected record keep their rights: a typo in a file must not
+cost anyone their drugs. Everything runs in the caller's transaction; a re-run of the same file
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import connection
+
+from llo.bulk_audit import checks_and_indexes_rebuilt, history_in_bulk, noting
+from llo.errors import ValidationFailed
+from llo.models import BenefitCategory, Program
+
+from . import sfr_records as rec
+from .models import Person
+
+PROGRESS_EVERY = 20000
+PERSON_STAGE = """
+    CREATE TEMP TABLE sfr_person_stage (
+        row_no integer NOT NULL, action text NOT NULL, snils text, reject text,
+        last_name text, first_name text, patronymic text, sex text, birth_date date, oms_policy text,
+        document_type text, document_number text, address text, region_code text, is_out_of_town boolean,
+        included_on date, excluded_on date, nsu_refused boolean, nsu_year integer
+    ) ON COMMIT DROP
+"""
+RIGHT_STAGE = """
+    CREATE TEMP TABLE sfr_right_stage (
+        row_no integer NOT NULL, snils text, reject text,
+        category text, document_name text, document_number text, valid_from date, valid_to date,
+        disability_group text, category_id bigint, external_key text
+    ) ON COMMIT DROP
+"""
+PERSON_COLUMNS = ("row_no", "action", "snils", "reject", "last_name", "first_name", "patronymic", "sex", "birth_date",
+                  "oms_policy", "document_type", "document_number", "address", "region_code", "is_out_of_town",
+                  "included_on", "excluded_on", "nsu_refused", "nsu_year")
+RIGHT_COLUMNS = ("row_no", "snils", "reject", "category", "category_id", "document_name", "document_number",
+                 "valid_from", "valid_to", "disability_group", "external_key")
+PERSON_DATA = ("last_name", "first_name", "patronymic", "birth_date", "sex", "oms_policy", "document_type",
+               "document_number", "address", "region_code", "is_out_of_town")
+RIGHT_DATA = ("valid_to", "document_name", "document_number", "disability_group")
+TABLES = ("registry_person", "registry_registerentry", "registry_nsurefusal", "registry_benefitright")
+
+
+@dataclass
+class Outcome:
+    persons_read: int = 0
+    rights_read: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _copy_persons(cursor, persons, parser: rec.Parser, on_progress) -> int:
+    count = 0
+    empty = (None,) * (len(PERSON_COLUMNS) - 4)
+    with cursor.copy(f"COPY sfr_person_stage ({', '.join(PERSON_COLUMNS)}) FROM STDIN") as copy:
+        write = copy.write_row
+        for row_no, raw in persons:
+            count += 1
+            action = raw.get("_action", "upsert")
+            try:
+                ss = rec.snils(raw.get("SS", ""))
+            except rec.Reject as exc:
+                write((row_no, action, None, str(exc), *empty))
+                continue
+            try:
+                write((row_no, action, ss, None, *parser.person(raw)))
+            except rec.Reject as exc:
+                write((row_no, action, ss, str(exc), *empty))
+            if on_progress and count % PROGRESS_EVERY == 0:
+                on_progress("persons", count)
+    return count
+
+
+def _copy_rights(cursor, rights, parser: rec.Parser, on_progress) -> int:
+    count = 0
+    empty = (None,) * (len(RIGHT_COLUMNS) - 3)
+    with cursor.copy(f"COPY sfr_right_stage ({', '.join(RIGHT_COLUMNS)}) FROM STDIN") as copy:
+        write = copy.write_row
+        for row_no, raw in rights:
+            count += 1
+            try:
+                ss = rec.snils(raw.get("SS", ""))
+            except rec.Reject as exc:
+                write((row_no, None, str(exc), *empty))
+                continue
+            try:
+                write((row_no, ss, None, *parser.right(raw, ss)))
+            except rec.Reject as exc:
+                write((row_no, ss, str(exc), *empty))
+            if on_progress and count % PROGRESS_EVERY == 0:
+                on_progress("rights", count)
+    return count
+
+
+_WHOLE_FILE_CHECKS = (
+    # a SNILS twice: the first record stands, the later ones are rejected
+    """UPDATE sfr_person_stage s SET reject = 'СНИЛС повторяется в файле (впервые в записи ' || d.first || ')'
+       FROM (SELECT snils, min(row_no) AS first FROM sfr_person_stage WHERE reject IS NULL
+             GROUP BY snils HAVING count(*) > 1) d
+       WHERE s.snils = d.snils AND s.row_no > d.first AND s.reject IS NULL""",
+    """UPDATE sfr_right_stage s SET reject = 'льгота повторяется в файле (впервые в записи ' || d.first || ')'
+       FROM (SELECT external_key, min(row_no) AS first FROM sfr_right_stage WHERE reject IS NULL
+             GROUP BY external_key HAVING count(*) > 1) d
+       WHERE s.external_key = d.external_key AND s.row_no > d.first AND s.reject IS NULL""",
+)
+
+def _merge_persons(cursor, params, counts) -> None:
+    data = ", ".join(f"{c} = s.{c}" for c in PERSON_DATA)
+    cursor.execute(noting(
+        f"UPDATE registry_person t SET {data}, updated_at = now() FROM sfr_person_stage s "
+        f"WHERE s.reject IS NULL AND t.snils = s.snils AND t.merged_into_id IS NULL AND "
+        f"({', '.join('t.' + c for c in PERSON_DATA)}) IS DISTINCT FROM ({', '.join('s.' + c for c in PERSON_DATA)})",
+        "registry_person", "update"), params)
+    counts["persons_changed"] = cursor.rowcount
+    cursor.execute(noting(
+        f"INSERT INTO registry_person (snils, {', '.join(PERSON_DATA)}, created_at, updated_at) "
+        f"SELECT s.snils, {', '.join('s.' + c for c in PERSON_DATA)}, now(), now() FROM sfr_person_stage s "
+        f"WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM registry_person p "
+        f"WHERE p.snils = s.snils AND p.merged_into_id IS NULL)",
+        "registry_person", "insert"), params)
+    counts["persons_added"] = cursor.rowcount
+    _with_person_ids(cursor, "sfr_person_stage", "sfr_persons")
+
+
+def _with_person_ids(cursor, stage: str, table: str) -> None:
+    """`table`: the staged records (rejected ones too) with the id of their live person, if any —
+    one pass that builds a new table, cheaper than updating every staged row in place."""
+    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    cursor.execute(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS SELECT s.*, p.id AS person_id FROM {stage} s "
+                   "LEFT JOIN registry_person p ON p.snils = s.snils AND p.merged_into_id IS NULL")
+    cursor.execute(f"ANALYZE {table}")
+
+
+def _merge_register(cursor, params, *, full: bool) -> None:
+    cursor.execute(noting(
+        "UPDATE registry_registerentry t SET excluded_on = s.excluded_on FROM sfr_persons s "
+        "WHERE s.reject IS NULL AND t.person_id = s.person_id AND t.register = 'federal' "
+        "AND t.included_on = s.included_on AND t.excluded_on IS DISTINCT FROM s.excluded_on",
+        "registry_registerentry", "update"), params)
+    cursor.execute(noting(
+        "INSERT INTO registry_registerentry (person_id, register, included_on, excluded_on, source, basis) "
+        "SELECT s.person_id, 'federal', s.included_on, s.excluded_on, 'sfr', 'Федеральный регистр СФР' "
+        "FROM sfr_persons s WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM registry_registerentry e "
+        "WHERE e.person_id = s.person_id AND e.register = 'federal' AND e.included_on = s.included_on)",
+        "registry_registerentry", "insert"), params)
+    # open federal entries that the register no longer has: of everyone absent from a snapshot,
+    # of the excluded in a delta; the file's own exclusion date wins where it has one
+    absent = ("NOT EXISTS (SELECT 1 FROM sfr_persons s WHERE s.person_id = t.person_id)" if full
+              else "t.person_id IN (SELECT person_id FROM sfr_persons WHERE action = 'exclude' AND reject IS NULL)")
+    cursor.execute(noting(
+        "UPDATE registry_registerentry t SET excluded_on = GREATEST(t.included_on, %(close_on)s) "
+        f"WHERE t.register = 'federal' AND t.excluded_on IS NULL AND {absent}",
+        "registry_registerentry", "update"), params)
+
+
+def _merge_refusals(cursor, params) -> None:
+    cursor.execute(noting(
+        "UPDATE registry_nsurefusal t SET refused = s.nsu_refused FROM sfr_persons s "
+        "WHERE s.reject IS NULL AND s.nsu_refused IS NOT NULL AND t.person_id = s.person_id "
+        "AND t.year = s.nsu_year AND t.refused <> s.nsu_refused",
+        "registry_nsurefusal", "update"), params)
+    cursor.execute(noting(
+        "INSERT INTO registry_nsurefusal (person_id, year, refused, source) "
+        "SELECT s.person_id, s.nsu_year, s.nsu_refused, 'sfr' FROM sfr_persons s "
+        "WHERE s.reject IS NULL AND s.nsu_refused IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM registry_nsurefusal r WHERE r.person_id = s.person_id AND r.year = s.nsu_year)",
+        "registry_nsurefusal", "insert"), params)
+
+
+def _merge_rights(cursor, params, counts, *, full: bool) -> None:
+    _with_person_ids(cursor, "sfr_right_stage", "sfr_rights")
+    cursor.execute("UPDATE sfr_rights SET reject = 'гражданина с этим СНИЛС нет ни в файле граждан, ни в регистре' "
+                   "WHERE reject IS NULL AND person_id IS NULL")
+    data = ", ".join(f"{c} = s.{c}" for c in RIGHT_DATA)
+    cursor.execute(noting(
+        f"UPDATE registry_benefitright t SET {data}, updated_at = now() FROM sfr_rights s "
+        f"WHERE s.reject IS NULL AND t.external_key = s.external_key AND "
+        f"({', '.join('t.' + c for c in RIGHT_DATA)}) IS DISTINCT FROM ({', '.join('s.' + c for c in RIGHT_DATA)})",
+        "registry_benefitright", "update"), params)
+    counts["rights_changed"] = cursor.rowcount
+    cursor.execute(noting(
+        "INSERT INTO registry_benefitright (person_id, program_id, category_id, valid_from, valid_to, source, "
+        "document_name, document_number, disability_group, external_key, created_at, updated_at) "
+        "SELECT s.person_id, %(program)s, s.category_id, s.valid_from, s.valid_to, 'sfr', s.document_name, "
+        "s.document_number, s.disability_group, s.external_key, now(), now() FROM sfr_rights s "
+        "WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM registry_benefitright r "
+        "WHERE r.external_key = s.external_key)",
+        "registry_benefitright", "insert"), params)
+    counts["rights_added"] = cursor.rowcount
+    # Rights of the register that it no longer lists, except for persons with a rejected record.
+    # A snapshot speaks for everyone in the register; a delta for the persons it names.
+    # (NOT IN over a set holding NULL would be NULL for everyone: the ids are filtered)
+    protected = ("t.person_id IN (SELECT person_id FROM sfr_persons WHERE reject IS NOT NULL AND person_id "
+                 "IS NOT NULL UNION SELECT person_id FROM sfr_rights WHERE reject IS NOT NULL AND person_id "
+                 "IS NOT NULL)")
+    scope = "" if full else "AND t.person_id IN (SELECT person_id FROM sfr_persons WHERE reject IS NULL) "
+    excluded = "t.person_id IN (SELECT person_id FROM sfr_persons WHERE action = 'exclude' AND reject IS NULL)"
+    close = ("UPDATE registry_benefitright t SET valid_to = GREATEST(t.valid_from, %(close_on)s), updated_at = now() "
+             "WHERE t.source = 'sfr' AND (t.valid_to IS NULL OR t.valid_to > %(close_on)s) " + scope +
+             f"AND NOT ({protected}) AND ")
+    # two statements, not one with OR: each is a hash join; OR-ed sub-queries would run once per right
+    cursor.execute(noting(close + "NOT EXISTS (SELECT 1 FROM sfr_rights s WHERE s.external_key = t.external_key "
+                                  "AND s.reject IS NULL)", "registry_benefitright", "update"), params)
+    closed = cursor.rowcount
+    cursor.execute(noting(close + excluded, "registry_benefitright", "update"), params)
+    counts["rights_closed"] = closed + cursor.rowcount
+
+
+_CONFLICTS = """
+    SELECT count(DISTINCT a.person_id) FROM registry_benefitright a
+    JOIN registry_benefitright b ON b.person_id = a.person_id AND b.program_id <> a.program_id
+      AND daterange(a.valid_from, a.valid_to, '[]') && daterange(b.valid_from, b.valid_to, '[]')
+    WHERE a.person_id IN (SELECT person_id FROM sfr_persons WHERE person_id IS NOT NULL)
+      AND (a.valid_to IS NULL OR a.valid_to >= %(today)s)
+"""
+
+
+def _save_rejects(cursor, run_id: int) -> int:
+    cursor.execute(
+        "INSERT INTO registry_sfrreject (sfr_import_id, kind, row_no, snils, reason) "
+        "SELECT %(run)s, 'person', row_no, coalesce(snils, ''), left(reject, 500) FROM sfr_persons "
+        "WHERE reject IS NOT NULL UNION ALL "
+        "SELECT %(run)s, 'right', row_no, coalesce(snils, ''), left(reject, 500) FROM sfr_rights "
+        "WHERE reject IS NOT NULL", {"run": run_id})
+    return cursor.rowcount
+
+
+def sfr_program() -> Program:
+    code = settings.SFR_PROGRAM
+    program = Program.objects.filter(code=code).first()
+    if program is None:
+        raise ValidationFailed(
+            f"Программа {code}, к которой относятся права из федерального регистра, не найдена: "
+            "создайте её или укажите другую в настройке SFR_PROGRAM", code="sfr.program_missing")
+    return program
+
+
+def load_register(
+    *,
+    run_id: int,
+    persons: Iterable[tuple[int, dict]],
+    rights: Iterable[tuple[int, dict]],
+    full: bool,
+    file_date: date,
+    today: date,
+    on_progress: Callable[[str, int], None] | None = None,
+) -> Outcome:
+    """Load one file pair (or one delta). Must run inside the caller's transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("load_register must run inside transaction.atomic()")
+    program = sfr_program()
+    params = {"program": program.pk, "close_on": file_date - timedelta(days=1), "today": today}
+    outcome = Outcome()
+    counts = outcome.counts
+    with connection.cursor() as cursor:
+        for table in ("sfr_person_stage", "sfr_right_stage"):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(PERSON_STAGE)
+        cursor.execute(RIGHT_STAGE)
+        parser = rec.Parser(today=today, region_okato=settings.LLO_REGION_OKATO,
+                            categories=dict(BenefitCategory.objects.values_list("federal_code", "pk")))
+        outcome.persons_read = _copy_persons(cursor, persons, parser, on_progress)
+        outcome.rights_read = _copy_rights(cursor, rights, parser, on_progress)
+        if on_progress:
+            on_progress("merge", outcome.persons_read + outcome.rights_read)
+        for statement in _WHOLE_FILE_CHECKS:
+            cursor.execute(statement)
+        # Set-based statements over whole tables: the statistics do not know this transaction's own
+        # inserts (a table loaded for the first time looks empty), and a nested loop planned on them
+        # turns an anti-join of a million rows into a million scans. Hash and merge joins are linear.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        # Foreign keys are checked at each statement rather than queued to the commit: the queue of a
+        # million checks lives in memory, and an index cannot be built while it is pending.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        # The first load into an empty register rebuilds checks and search indexes once, after the rows
+        # (the tables are locked until the commit; they are empty, so nobody waits for anything).
+        first_load = not Person.objects.exists()
+        with history_in_bulk(cursor), (
+                checks_and_indexes_rebuilt(cursor, TABLES) if first_load else nullcontext()):
+            _merge_persons(cursor, params, counts)
+            _merge_register(cursor, params, full=full)
+            _merge_refusals(cursor, params)
+            _merge_rights(cursor, params, counts, full=full)
+        cursor.execute(_CONFLICTS, params)
+        counts["conflicts"] = cursor.fetchone()[0]
+        counts["rejected"] = _save_rejects(cursor, run_id)
+        cursor.execute("SET LOCAL enable_nestloop = on")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    return outcome

@@ -1,0 +1,146 @@
+"""Social Fund register imports: request (an uploaded DBF pair, or a delta from the service),
+start, apply in one transaction, record a failure. The transport (reading DBF files, calling the
+service) belongs to `integrations/sfr`; a requested import is handed to it through the outbox."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from llo import outbox, progress
+from llo.audit import audit_context
+from llo.errors import ConflictError, ValidationFailed
+
+from .models import ImportSource, ImportStatus, SfrImport
+from .sfr_import import load_register
+
+logger = logging.getLogger(__name__)
+
+IMPORT_TOPIC = "sfr.import"
+PHASES = {
+    "queued": "ожидает обработчика",
+    "downloading": "получение изменений из сервиса СФР",
+    "persons": "чтение и проверка записей о гражданах",
+    "rights": "чтение и проверка записей о льготах",
+    "merge": "сопоставление с регистром и запись изменений",
+    "succeeded": "завершено",
+    "failed": "ошибка",
+}
+MAX_UPLOAD_BYTES = 2 * 2**30
+
+
+def report(run_id: int, phase: str, *, done: int | None = None, total: int | None = None) -> None:
+    progress.report("sfr", run_id, phase, done=done, total=total)
+
+
+def read_progress(run_id: int) -> dict:
+    return progress.read("sfr", run_id, PHASES)
+
+
+def upload_dir(run_id: int) -> Path:
+    return Path(settings.UPLOAD_ROOT) / "sfr" / str(run_id)
+
+
+def _request(*, user, source: str, **fields) -> SfrImport:
+    try:
+        with transaction.atomic(), audit_context(user=user, action="sfr.import_request"):
+            run = SfrImport.objects.create(source=source, requested_by=user, **fields)
+            outbox.publish(IMPORT_TOPIC, {"run_id": run.pk}, key=f"sfr-import-{run.pk}")
+    except IntegrityError:
+        raise ConflictError("Загрузка этого вида уже выполняется: дождитесь её окончания",
+                            code="sfr.import_in_progress") from None
+    report(run.pk, "queued")
+    return run
+
+
+def sfr_dbf_import_request(*, user, persons_file, rights_file, file_date: date) -> SfrImport:
+    """Queue the load of an uploaded C_REGO/C_REGL pair (a full snapshot of the region's register).
+    The files are kept under UPLOAD_ROOT for the worker; they are checked there, not here."""
+    for upload, name in ((persons_file, "C_REGO"), (rights_file, "C_REGL")):
+        if upload is None:
+            raise ValidationFailed(f"Не выбран файл {name}", code="sfr.file_missing")
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise ValidationFailed(f"Файл {upload.name} больше 2 ГБ", code="sfr.file_too_large")
+    if file_date > timezone.localdate():
+        raise ValidationFailed("Дата выгрузки в будущем", code="sfr.file_date_future")
+    staging = Path(settings.UPLOAD_ROOT) / "sfr" / f"incoming-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        for upload, target in ((persons_file, "C_REGO.DBF"), (rights_file, "C_REGL.DBF")):
+            with (staging / target).open("wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+        run = _request(user=user, source=ImportSource.DBF, persons_file=persons_file.name,
+                       rights_file=rights_file.name, file_date=file_date)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    upload_dir(run.pk).parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(upload_dir(run.pk))
+    return run
+
+
+def sfr_soap_import_request(*, user) -> SfrImport:
+    """Queue fetching the changes since the last delta loaded (everything, the first time)."""
+    return _request(user=user, source=ImportSource.SOAP, from_version=last_loaded_version())
+
+
+def last_loaded_version() -> int:
+    last = (SfrImport.objects.filter(source=ImportSource.SOAP, status=ImportStatus.SUCCEEDED)
+            .exclude(to_version=None).order_by("-to_version").values_list("to_version", flat=True).first())
+    return last or 0
+
+
+def sfr_import_start(*, run: SfrImport) -> bool:
+    taken = SfrImport.objects.filter(pk=run.pk, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now())
+    if taken:
+        run.refresh_from_db()
+    return taken == 1
+
+
+def sfr_import_apply(*, run: SfrImport, persons: Iterable[tuple[int, dict]], rights: Iterable[tuple[int, dict]],
+                     full: bool, file_date: date, to_version: int | None = None) -> SfrImport:
+    """Load the records in one transaction with the run's outcome; on any error nothing changes."""
+    def on_progress(phase: str, done: int) -> None:
+        report(run.pk, phase, done=done)
+
+    with transaction.atomic(), audit_context(source=f"sfr:{run.source}", run=run.pk):
+        outcome = load_register(run_id=run.pk, persons=persons, rights=rights, full=full, file_date=file_date,
+                                today=timezone.localdate(), on_progress=on_progress)
+        SfrImport.objects.filter(pk=run.pk).update(
+            status=ImportStatus.SUCCEEDED, finished_at=timezone.now(), file_date=file_date, to_version=to_version,
+            persons_read=outcome.persons_read, rights_read=outcome.rights_read, error="", **outcome.counts)
+        transaction.on_commit(_analyze)
+    report(run.pk, "succeeded")
+    run.refresh_from_db()
+    logger.info("SFR import %s loaded: %s", run.pk, outcome.counts)
+    return run
+
+
+def _analyze() -> None:
+    with connection.cursor() as cursor:
+        for table in ("registry_person", "registry_benefitright", "registry_registerentry", "registry_nsurefusal"):
+            cursor.execute(f"ANALYZE {table}")
+
+
+def sfr_import_fail(*, run: SfrImport, error: str) -> None:
+    SfrImport.objects.filter(pk=run.pk, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]).update(
+        status=ImportStatus.FAILED, finished_at=timezone.now(), error=error[:4000])
+    report(run.pk, "failed")
+    logger.warning("SFR import %s failed: %s", run.pk, error)
+
+
+def sfr_imports_release_stuck(*, older_than_hours: int = 3) -> int:
+    cutoff = timezone.now() - timezone.timedelta(hours=older_than_hours)
+    return SfrImport.objects.filter(status=ImportStatus.RUNNING, started_at__lt=cutoff).update(
+        status=ImportStatus.FAILED, finished_at=timezone.now(),
+        error="Загрузка прервана (обработчик остановился); запустите её снова.")
