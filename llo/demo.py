@@ -9,6 +9,7 @@ and created only when missing; demo passwords and API keys are reset to the prin
 import hashlib
 import hmac
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -121,11 +122,22 @@ def demo_api_key(username: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+# Apps that build on the core add their part of the demo region here (from their AppConfig.ready()),
+# so that this module never imports them: name -> seeder, run in registration order after the core.
+DEMO_SEEDERS: dict[str, Callable[[], None]] = {}
+
+
+def register_demo_seeder(name: str, seeder: Callable[[], None]) -> None:
+    DEMO_SEEDERS[name] = seeder
+
+
 def seed_demo() -> Credentials:
     from .reference.demo import seed_reference
 
     credentials = _seed_organizations()
     seed_reference()
+    for seeder in DEMO_SEEDERS.values():
+        seeder()
     return credentials
 
 

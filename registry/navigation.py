@@ -1,0 +1,1 @@
+"""Sections of the beneficiary register in the sidebar (imported from `RegistryConfig.ready()`)."""
