@@ -49,10 +49,14 @@ def upload_dir(run_id: int) -> Path:
     return Path(settings.UPLOAD_ROOT) / "sfr" / str(run_id)
 
 
-def _request(*, user, source: str, **fields) -> SfrImport:
+def _request(*, user, source: str, prepare=None, **fields) -> SfrImport:
+    """Create the run and hand it to the worker once committed; `prepare(run)` runs before that,
+    in the same transaction (the uploaded files are put where the worker will look)."""
     try:
         with transaction.atomic(), audit_context(user=user, action="sfr.import_request"):
             run = SfrImport.objects.create(source=source, requested_by=user, **fields)
+            if prepare is not None:
+                prepare(run)
             outbox.publish(IMPORT_TOPIC, {"run_id": run.pk}, key=f"sfr-import-{run.pk}")
     except IntegrityError:
         raise ConflictError("Загрузка этого вида уже выполняется: дождитесь её окончания",
@@ -73,19 +77,23 @@ def sfr_dbf_import_request(*, user, persons_file, rights_file, file_date: date) 
         raise ValidationFailed("Дата выгрузки в будущем", code="sfr.file_date_future")
     staging = Path(settings.UPLOAD_ROOT) / "sfr" / f"incoming-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
+    placed: list[Path] = []
+
+    def place(run: SfrImport) -> None:
+        placed.append(upload_dir(run.pk))
+        staging.rename(placed[0])
+
     try:
         for upload, target in ((persons_file, "C_REGO.DBF"), (rights_file, "C_REGL.DBF")):
             with (staging / target).open("wb") as out:
                 for chunk in upload.chunks():
                     out.write(chunk)
-        run = _request(user=user, source=ImportSource.DBF, persons_file=persons_file.name,
-                       rights_file=rights_file.name, file_date=file_date)
+        return _request(user=user, source=ImportSource.DBF, prepare=place, persons_file=persons_file.name,
+                        rights_file=rights_file.name, file_date=file_date)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        for directory in (staging, *placed):  # nothing requested: the personal data goes
+            shutil.rmtree(directory, ignore_errors=True)
         raise
-    upload_dir(run.pk).parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(upload_dir(run.pk))
-    return run
 
 
 def sfr_soap_import_request(*, user) -> SfrImport:
