@@ -66,10 +66,20 @@ def start_postgres(var_dir: Path) -> str:
     return f"postgres://postgres@/{socket_dir}/{DATABASE_NAME}"
 
 
+# Bulk loads (the Social Fund register, NSI versions) write gigabytes of WAL: with the default 1 GB
+# the server checkpoints every few seconds and writes every page twice. The same values are set for
+# production in docker-compose.yml (docs/deployment.md).
+SERVER_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "15min", "maintenance_work_mem": "256MB",
+                   "work_mem": "32MB"}
+
+
 def _create_database(socket_dir: Path) -> None:
     import psycopg
 
     with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
+        for name, value in SERVER_SETTINGS.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+        conn.execute("SELECT pg_reload_conf()")
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')

@@ -59,25 +59,27 @@ def history_in_bulk(cursor):
 
 @contextmanager
 def checks_and_indexes_rebuilt(cursor, tables: Iterable[str]):
-    """For the first load of empty tables: their foreign keys and non-unique indexes are dropped and
-    made again once the rows are in — one set-based validation and one sorted build each, instead
-    of a check and an index insertion per row. The definitions are read from the catalog, so they
-    come back exactly as they were. Dropping them locks the tables until the commit."""
+    """For the first load of empty tables: their foreign keys, unique constraints and secondary
+    indexes are dropped and made again once the rows are in — one set-based validation and one
+    sorted build each, instead of a check and a random index insertion per row. The definitions are
+    read from the catalog, so they come back exactly as they were; a duplicate the load let in fails
+    the rebuild and so the whole load. Dropping them locks the tables until the commit."""
     tables = list(tables)
     cursor.execute(
         "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY 1, 2", [tables])
-    foreign_keys = cursor.fetchall()
+        "WHERE contype IN ('f', 'u') AND conrelid = ANY(%s::regclass[]) ORDER BY contype, 1, 2", [tables])
+    constraints = cursor.fetchall()  # foreign keys first: dropped first, made last
     cursor.execute(
-        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
-        "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisunique AND NOT indisprimary ORDER BY 1", [tables])
+        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index i "
+        "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1", [tables])
     indexes = cursor.fetchall()
-    for table, name, _ in foreign_keys:
+    for table, name, _ in constraints:
         cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         cursor.execute(f"DROP INDEX {name}")
     yield
     for _, definition in indexes:
         cursor.execute(definition)
-    for table, name, definition in foreign_keys:
+    for table, name, definition in reversed(constraints):
         cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')

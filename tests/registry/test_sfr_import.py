@@ -55,6 +55,39 @@ def test_a_snapshot_loads_persons_register_entries_choices_and_rights(reference,
     assert right.program.code == "ONLP" and right.source == "sfr" and right.external_key.startswith(first.snils)
 
 
+_SCHEMA = """
+    SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+    WHERE conrelid = ANY(%(tables)s::regclass[])
+    UNION ALL SELECT indrelid::regclass::text, indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index
+    WHERE indrelid = ANY(%(tables)s::regclass[]) ORDER BY 1, 2, 3
+"""
+
+
+def _schema():
+    from django.db import connection
+
+    from registry.sfr_import import TABLES
+
+    with connection.cursor() as cursor:
+        cursor.execute(_SCHEMA, {"tables": list(TABLES)})
+        return cursor.fetchall()
+
+
+def test_the_first_load_rebuilds_checks_and_indexes_exactly_and_they_hold(reference, sfr_run):
+    """The first load drops the register's keys and indexes and makes them again: the same set, working."""
+    before = _schema()
+    assert any("UNIQUE" in definition for *_, definition in before)
+    persons, rights = snapshot(30)
+    load(sfr_run, persons, rights)
+    assert _schema() == before
+    from django.db import IntegrityError, transaction
+
+    right = BenefitRight.objects.first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BenefitRight.objects.create(person=right.person, program=right.program, category=right.category,
+                                    valid_from=right.valid_from, source="sfr", external_key=right.external_key)
+
+
 def test_the_same_file_again_changes_nothing(reference, sfr_run):
     persons, rights = snapshot()
     load(sfr_run, persons, rights)
