@@ -142,10 +142,11 @@ def attach_to_mos(region_code: str) -> None:
                .values_list("pk", flat=True))
     if not mos:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE registry_person SET attached_mo_id = (%s::bigint[])[1 + id %% %s] "
-            "WHERE attached_mo_id IS NULL AND merged_into_id IS NULL", [mos, len(mos)])
+    with transaction.atomic(), connection.cursor() as cursor, history_in_bulk(cursor):
+        cursor.execute(noting(
+            "UPDATE registry_person t SET attached_mo_id = (%s::bigint[])[1 + t.id %% %s] "
+            "WHERE t.attached_mo_id IS NULL AND t.merged_into_id IS NULL", "registry_person", "update"),
+            [mos, len(mos)])
 
 
 def seed_region(count: int, *, directory: Path, region_code: str, seed: int = 1, today: date | None = None) -> Summary:
