@@ -12,17 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from llo.errors import ValidationFailed
-from llo.models import ProgramKind
+from llo.models import BenefitCategory, Diagnosis, Program, ProgramKind
 from llo.roles import MO_ROLES, PERSON_READ_ROLES, REGISTER_ADMIN_ROLES, has_role
 
-from .models import BenefitRight, NsuRefusal, Person, RegisterEntry
+from .models import BenefitRight, InclusionRequest, NsuRefusal, Person, RegisterEntry, SfrImport, SfrReject
 from .snils import validate_snils
 
 _SPACES = re.compile(r"\s+")
@@ -108,20 +109,48 @@ def search_by_name(persons: QuerySet[Person], query: NameQuery, *, limit: int = 
     return list(similar[:limit]), True
 
 
-def rights_on(person: Person, day: date) -> list[BenefitRight]:
-    """The person's rights in force on `day`, in one query, each annotated with `refused` (the person
-    refused the drug part of НСУ for that year) and `in_force` (false for ОНЛП rights so refused)."""
-    refused = NsuRefusal.objects.filter(person=OuterRef("person_id"), year=day.year, refused=True)
-    rows = list(
-        BenefitRight.objects.filter(person=person, valid_from__lte=day)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
-        .select_related("program", "category", "diagnosis")
-        .annotate(refused=Exists(refused))
-        .order_by("program__code", "category__federal_code", "valid_from")
+@lru_cache(maxsize=None)
+def _rights_on_sql() -> tuple[str, tuple]:
+    """The statement of `rights_on` with every column of the right, its program, category and
+    diagnosis — built once: on this hot path (prescribing, the pharmacy desk, the API) compiling
+    the equivalent queryset took longer than running it."""
+    parts = ((BenefitRight, "r"), (Program, "p"), (BenefitCategory, "c"), (Diagnosis, "d"))
+    columns = ", ".join(f"{alias}.{f.column}" for model, alias in parts for f in model._meta.concrete_fields)
+    sql = (
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM {NsuRefusal._meta.db_table} n WHERE n.person_id = r.person_id "
+        f"AND n.year = %(year)s AND n.refused) FROM {BenefitRight._meta.db_table} r "
+        f"JOIN {Program._meta.db_table} p ON p.id = r.program_id "
+        f"JOIN {BenefitCategory._meta.db_table} c ON c.id = r.category_id "
+        f"LEFT JOIN {Diagnosis._meta.db_table} d ON d.id = r.diagnosis_id "
+        "WHERE r.person_id = %(person)s AND r.valid_from <= %(day)s AND (r.valid_to IS NULL OR r.valid_to >= %(day)s) "
+        "ORDER BY p.code, c.federal_code, r.valid_from, r.id"
     )
-    for right in rows:
-        right.in_force = not (right.refused and right.program.kind == ProgramKind.ONLP)
-    return rows
+    layout, start = [], 0
+    for model, _ in parts:
+        names = [f.attname for f in model._meta.concrete_fields]
+        layout.append((model, names, start, start + len(names)))
+        start += len(names)
+    return sql, tuple(layout)
+
+
+def rights_on(person: Person, day: date) -> list[BenefitRight]:
+    """The person's rights in force on `day`, in one query, each with its program, category and
+    diagnosis, and annotated with `refused` (the person refused the drug part of НСУ for that
+    year) and `in_force` (false for ОНЛП rights so refused)."""
+    sql, layout = _rights_on_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"person": person.pk, "day": day, "year": day.year})
+        rows = cursor.fetchall()
+    rights = []
+    for row in rows:
+        right, program, category, diagnosis = (
+            None if row[start] is None else model.from_db(connection.alias, names, row[start:end])
+            for model, names, start, end in layout)
+        right.program, right.category, right.diagnosis = program, category, diagnosis
+        right.refused = row[-1]
+        right.in_force = not (right.refused and program.kind == ProgramKind.ONLP)
+        rights.append(right)
+    return rights
 
 
 def person_card(person: Person) -> Person:
@@ -177,3 +206,36 @@ def duplicates(*, limit: int = 50, offset: int = 0) -> list[list[Person]]:
     persons = Person.objects.select_related("attached_mo").prefetch_related("rights").in_bulk(
         [pk for ids in groups for pk in ids])
     return [[persons[pk] for pk in ids if pk in persons] for ids in groups]
+
+
+# --- reads for the register's pages -----------------------------------------------------------
+
+def may_browse_persons(user) -> bool:
+    """Whether a name search can find anyone for this user (a pharmacist finds by identifiers only)."""
+    return has_role(user, REGISTER_ADMIN_ROLES | MO_ROLES) and bool(user.organization_id)
+
+
+def merged_person_for(user, pk: int) -> Person | None:
+    """A record merged into another: its card (pointing at the survivor) is for the register's admins."""
+    if not has_role(user, REGISTER_ADMIN_ROLES):
+        return None
+    return Person.objects.select_related("merged_into").filter(pk=pk, merged_into__isnull=False).first()
+
+
+def requests_for(user) -> QuerySet[InclusionRequest]:
+    """Inclusion requests a user may see: the ministry's admins all; an MO its own."""
+    qs = InclusionRequest.objects.select_related("organization", "created_by", "person", "program", "category",
+                                                 "diagnosis", "decided_by")
+    if has_role(user, REGISTER_ADMIN_ROLES):
+        return qs
+    if has_role(user, MO_ROLES) and user.organization_id:
+        return qs.filter(organization_id=user.organization.legal_entity_id)
+    return qs.none()
+
+
+def sfr_imports() -> QuerySet[SfrImport]:
+    return SfrImport.objects.select_related("requested_by")
+
+
+def sfr_rejects(run: SfrImport) -> QuerySet[SfrReject]:
+    return SfrReject.objects.filter(sfr_import=run).order_by("kind", "row_no", "pk")

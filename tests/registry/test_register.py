@@ -39,7 +39,9 @@ def test_rights_on_a_date_in_one_query(programs, ministry_admin, django_assert_n
               valid_from=date(2026, 2, 1), diagnosis=Diagnosis.objects.get(code="E11.9"), document_name="Решение")
     with django_assert_num_queries(1):
         rights = selectors.rights_on(p, TODAY)
-    assert [(r.program.code, r.in_force) for r in rights] == [("ONLP", True), ("REG-DIS", True)]
+        assert [(r.program.code, r.category.federal_code, r.diagnosis and r.diagnosis.code, r.in_force)
+                for r in rights] == [("ONLP", "081", None, True), ("REG-DIS", "704", "E11.9", True)]
+        assert rights[0].program.funding_source == programs["ONLP"].funding_source and rights[0].person_id == p.pk
     refusal_set(user=ministry_admin, person=p, year=2026, refused=True)
     rights = selectors.rights_on(p, TODAY)
     assert [(r.program.code, r.in_force) for r in rights] == [("ONLP", False), ("REG-DIS", True)]
