@@ -102,7 +102,9 @@ def right_add(*, user, person: Person, program: Program, category: BenefitCatego
         raise ValidationFailed("Дата окончания права раньше даты начала", code="right.dates_reversed")
     _check_right(program=program, category=category, diagnosis=diagnosis, valid_from=valid_from, valid_to=valid_to)
     with transaction.atomic(), audit_context(user=user, action="right.add"):
-        Person.objects.select_for_update().get(pk=person.pk)  # one writer of a person's rights at a time
+        locked = Person.objects.select_for_update().get(pk=person.pk)  # one writer of a person's rights at a time
+        if locked.merged_into_id:  # merged after the caller loaded it: the right would be lost on it
+            raise ConflictError("Запись объединена с другой: добавляйте права в основную", code="person.merged")
         same = BenefitRight.objects.filter(person=person, program=program, category=category).exclude(
             valid_to__lt=valid_from)
         if valid_to is not None:
@@ -146,9 +148,10 @@ def register_include(*, user, person: Person, register: str, included_on: date, 
     if register not in RegisterKind.values or register == RegisterKind.FEDERAL:
         raise ValidationFailed("Вручную включают в региональный или дополнительный регистр; федеральный ведёт СФР",
                                code="register.not_manual")
-    if person.register_entries.filter(register=register, excluded_on__isnull=True).exists():
-        raise ConflictError("Гражданин уже в этом регистре", code="register.already_included")
     with transaction.atomic(), audit_context(user=user, action="register.include"):
+        Person.objects.select_for_update().get(pk=person.pk)  # two inclusions at once: one sees the other's
+        if person.register_entries.filter(register=register, excluded_on__isnull=True).exists():
+            raise ConflictError("Гражданин уже в этом регистре", code="register.already_included")
         return RegisterEntry.objects.create(person=person, register=register, included_on=included_on,
                                             source=source, basis=basis)
 
@@ -213,6 +216,8 @@ def inclusion_request_approve(*, user, request: InclusionRequest, reason: str = 
         if locked.status != RequestStatus.SUBMITTED:
             raise ConflictError("Заявка уже рассмотрена", code="request.already_decided")
         person = locked.person
+        if person is None and locked.snils:  # a new patient who has entered the register since (another request)
+            person = Person.objects.filter(snils=locked.snils, merged_into__isnull=True).first()
         if person is None:
             person = person_save(user=user, snils=locked.snils, last_name=locked.last_name,
                                  first_name=locked.first_name, patronymic=locked.patronymic,
@@ -220,6 +225,7 @@ def inclusion_request_approve(*, user, request: InclusionRequest, reason: str = 
                                  address=locked.address, attached_mo=locked.organization)
         elif person.merged_into_id:
             person = Person.objects.get(pk=person.merged_into_id)
+        Person.objects.select_for_update().get(pk=person.pk)  # requests for one person: one at a time
         if not person.register_entries.filter(register=locked.register, excluded_on__isnull=True).exists():
             RegisterEntry.objects.create(person=person, register=locked.register, included_on=locked.valid_from,
                                          source=RightSource.REGIONAL, basis=f"Заявка № {locked.pk}")

@@ -118,21 +118,28 @@ _WHOLE_FILE_CHECKS = (
        WHERE s.external_key = d.external_key AND s.row_no > d.first AND s.reject IS NULL""",
 )
 
-def _merge_persons(cursor, params, counts) -> None:
-    data = ", ".join(f"{c} = s.{c}" for c in PERSON_DATA)
-    cursor.execute(noting(
-        f"UPDATE registry_person t SET {data}, updated_at = now() FROM sfr_person_stage s "
-        f"WHERE s.reject IS NULL AND t.snils = s.snils AND t.merged_into_id IS NULL AND "
-        f"({', '.join('t.' + c for c in PERSON_DATA)}) IS DISTINCT FROM ({', '.join('s.' + c for c in PERSON_DATA)})",
-        "registry_person", "update"), params)
-    counts["persons_changed"] = cursor.rowcount
+def _merge_persons(cursor, params, counts, *, first_load: bool) -> None:
+    # New persons first: a person someone adds by hand meanwhile (not yet committed) makes the insert
+    # wait and then skip them, and the update that follows takes them over. The first load has the
+    # tables to itself (and no unique index to name in ON CONFLICT: it is rebuilt afterwards).
+    conflict = "" if first_load else " ON CONFLICT (snils) WHERE merged_into_id IS NULL DO NOTHING"
     cursor.execute(noting(
         f"INSERT INTO registry_person (snils, {', '.join(PERSON_DATA)}, created_at, updated_at) "
         f"SELECT s.snils, {', '.join('s.' + c for c in PERSON_DATA)}, now(), now() FROM sfr_person_stage s "
         f"WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM registry_person p "
-        f"WHERE p.snils = s.snils AND p.merged_into_id IS NULL)",
+        f"WHERE p.snils = s.snils AND p.merged_into_id IS NULL){conflict}",
         "registry_person", "insert"), params)
     counts["persons_added"] = cursor.rowcount
+    counts["persons_changed"] = 0
+    if not first_load:
+        data = ", ".join(f"{c} = s.{c}" for c in PERSON_DATA)
+        cursor.execute(noting(
+            f"UPDATE registry_person t SET {data}, updated_at = now() FROM sfr_person_stage s "
+            f"WHERE s.reject IS NULL AND t.snils = s.snils AND t.merged_into_id IS NULL AND "
+            f"({', '.join('t.' + c for c in PERSON_DATA)}) IS DISTINCT FROM "
+            f"({', '.join('s.' + c for c in PERSON_DATA)})",
+            "registry_person", "update"), params)
+        counts["persons_changed"] = cursor.rowcount
     _with_person_ids(cursor, "sfr_person_stage", "sfr_persons")
 
 
@@ -291,7 +298,7 @@ def load_register(
         first_load = not Person.objects.exists()
         with history_in_bulk(cursor), (
                 checks_and_indexes_rebuilt(cursor, TABLES) if first_load else nullcontext()):
-            _merge_persons(cursor, params, counts)
+            _merge_persons(cursor, params, counts, first_load=first_load)
             _merge_register(cursor, params, full=full)
             _merge_refusals(cursor, params)
             _merge_rights(cursor, params, counts, full=full)

@@ -57,11 +57,13 @@ def _request(*, user, source: str, prepare=None, **fields) -> SfrImport:
             run = SfrImport.objects.create(source=source, requested_by=user, **fields)
             if prepare is not None:
                 prepare(run)
+            # before the commit wakes a worker: written after it, "queued" could overwrite the
+            # outcome of an import the worker has already finished
+            report(run.pk, "queued")
             outbox.publish(IMPORT_TOPIC, {"run_id": run.pk}, key=f"sfr-import-{run.pk}")
     except IntegrityError:
         raise ConflictError("Загрузка этого вида уже выполняется: дождитесь её окончания",
                             code="sfr.import_in_progress") from None
-    report(run.pk, "queued")
     return run
 
 
@@ -122,6 +124,11 @@ def sfr_import_apply(*, run: SfrImport, persons: Iterable[tuple[int, dict]], rig
         report(run.pk, phase, done=done)
 
     with transaction.atomic(), audit_context(source=f"sfr:{run.source}", run=run.pk):
+        # A file and a sync may both be active (one of each kind); their loads must not interleave
+        # (the same persons inserted twice, a first load rebuilding keys under another): the second
+        # waits here for the first to commit, then merges against what it wrote.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('registry_sfr_import'))")
         outcome = load_register(run_id=run.pk, persons=persons, rights=rights, full=full, file_date=file_date,
                                 today=timezone.localdate(), on_progress=on_progress)
         SfrImport.objects.filter(pk=run.pk).update(
