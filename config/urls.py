@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/v1/", include("llo.api_urls")),
     path("api/v1/", include("registry.api_urls")),
+    path("api/v1/", include("warehouse.api_urls")),
     path("", include("llo.urls")),
 ]

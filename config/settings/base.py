@@ -225,6 +225,12 @@ SFR_PROGRAM = env("SFR_PROGRAM", default="ONLP")
 # Patient QR code on the card (registry/patient_token.py): days a printed token stays valid.
 PATIENT_TOKEN_TTL_DAYS = env.int("PATIENT_TOKEN_TTL_DAYS", default=365)
 
+# Our own SSCC numbers (warehouse/sscc.py, docs/barcodes.md): the GS1 company prefix of the
+# organization that forms transport packs (4-12 digits; the default is for demo and tests only)
+# and the extension digit put in front of it.
+LLO_GS1_COMPANY_PREFIX = env("LLO_GS1_COMPANY_PREFIX", default="4600000")
+LLO_SSCC_EXTENSION_DIGIT = env.int("LLO_SSCC_EXTENSION_DIGIT", default=0)
+
 # The federal NSI portal (nsi.rosminzdrav.ru): base URL, the user's API key, request timeout (s).
 NSI_BASE_URL = env("NSI_BASE_URL", default="")
 NSI_USER_KEY = env("NSI_USER_KEY", default="")
