@@ -19,7 +19,7 @@ from llo.errors import ConflictError
 from .models import StockBalance, StockMovement
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class StockKey:
     place_id: int
     address_id: int | None
@@ -67,7 +67,13 @@ def _sum(moves: list[Move]) -> dict[StockKey, tuple[date, int]]:
         entry = totals[move.key]
         entry[0] = entry[0] or move.expiry
         entry[1] += move.quantity
-    return {key: (expiry, quantity) for key, (expiry, quantity) in sorted(totals.items()) if quantity}
+    ordered = sorted(totals.items(), key=lambda item: _lock_order(item[0]))
+    return {key: (expiry, quantity) for key, (expiry, quantity) in ordered if quantity}
+
+
+def _lock_order(key: StockKey) -> tuple:
+    """Every poster locks balances in this order, so two of them never wait on each other in a circle."""
+    return (key.place_id, key.address_id or 0, key.package_id, key.series, key.funding_source, key.contract_id or 0)
 
 
 def post(moves: list[Move], *, reason: str, document_id: int | None = None, user_id: int | None = None,

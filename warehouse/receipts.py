@@ -28,7 +28,7 @@ from . import ledger
 from .documents import document_create, document_transition, editable, place_of
 from .models import (
     Acceptance, CodeStatus, DocumentCode, DocumentKind, DocumentLine, DocumentStatus, MarkedPack, Reason,
-    RecalledSeries, StockDocument,
+    RecalledSeries, StockDocument, TransportPack,
 )
 from .packs import NewPack, packs_create
 
@@ -215,27 +215,41 @@ def receipt_post(*, user, document: StockDocument) -> StockDocument:
             raise ValidationFailed("Это не приходная накладная", code="receipt.wrong_kind")
         contract = document.contract
         scanned = list(DocumentCode.objects.filter(document=document, status=CodeStatus.SCANNED).exclude(sgtin="")
-                       .values_list("sgtin", "package_id", "series", "expiry"))
+                       .values_list("sgtin", "package_id", "series", "expiry", "parent_sscc"))
         unmarked = list(DocumentLine.objects.filter(document=document, package__is_marked=False))
         if not scanned and not unmarked:
             raise ValidationFailed("Не отсканировано ни одной упаковки", code="receipt.empty")
-        for package_id, series in {(p, s) for _, p, s, _ in scanned} | {(l.package_id, l.series) for l in unmarked}:
+        for package_id, series in {(p, s) for _, p, s, _, _ in scanned} | {(x.package_id, x.series) for x in unmarked}:
             _check_recall(package_id, series)
+        boxes = _boxes_received(document, {box for *_, box in scanned if box})
         packs_create([NewPack(sgtin=s, package_id=p, series=series, expiry=expiry,
-                              funding_source=contract.funding_source, contract_id=contract.pk)
-                      for s, p, series, expiry in scanned],
+                              funding_source=contract.funding_source, contract_id=contract.pk,
+                              transport_pack_id=boxes.get(box))
+                      for s, p, series, expiry, box in scanned],
                      place_id=document.place_id, address_id=None, document_id=document.pk, user_id=user.pk)
         moves = [ledger.Move(ledger.StockKey(document.place_id, None, p, series, contract.funding_source, contract.pk),
-                             expiry, 1) for _, p, series, expiry in scanned]
+                             expiry, 1) for _, p, series, expiry, _ in scanned]
         moves += [ledger.Move(ledger.StockKey(document.place_id, None, line.package_id, line.series,
                                               contract.funding_source, contract.pk), line.expiry, line.quantity)
                   for line in unmarked]
         ledger.post(moves, reason=Reason.RECEIPT, document_id=document.pk, user_id=user.pk)
         DocumentCode.objects.filter(document=document, status=CodeStatus.SCANNED).update(status=CodeStatus.ACCEPTED)
-        refused = DocumentCode.objects.filter(document=document, status=CodeStatus.EXPECTED).update(
+        refused = DocumentCode.objects.filter(document=document, status=CodeStatus.EXPECTED).exclude(sgtin="").update(
             status=CodeStatus.REFUSED, refusal_reason="не поступила")
         document_transition(document, from_status=DocumentStatus.DRAFT, to_status=DocumentStatus.POSTED)
         outbox.publish(RECEIPT_TOPIC, {"document_id": document.pk, "acceptance": document.acceptance,
                                        "accepted": len(scanned), "refused": refused},
                        key=f"warehouse-receipt-{document.pk}")
     return document
+
+
+def _boxes_received(document: StockDocument, ssccs: set[str]) -> dict[str, int]:
+    """The supplier's boxes whose every pack arrived stay boxes here (they can be shipped whole)."""
+    incomplete = set(DocumentCode.objects.filter(document=document, parent_sscc__in=ssccs).exclude(
+        status=CodeStatus.SCANNED).values_list("parent_sscc", flat=True))
+    boxes = {}
+    for sscc in sorted(ssccs - incomplete):
+        box, _ = TransportPack.objects.update_or_create(
+            sscc=sscc, defaults={"place_id": document.place_id, "parent": None, "disaggregated_at": None})
+        boxes[sscc] = box.pk
+    return boxes

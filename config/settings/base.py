@@ -193,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-release-stale": {"task": "llo.outbox_release_stale", "schedule": 60.0},
     "nsi-check-versions": {"task": "nsi.check_versions", "schedule": env.float("NSI_CHECK_INTERVAL", default=3600.0)},
     "sfr-sync": {"task": "sfr.sync_scheduled", "schedule": env.float("SFR_SYNC_INTERVAL", default=86400.0)},
+    "stock-drift-check": {"task": "warehouse.stock_drift_check",
+                          "schedule": env.float("STOCK_DRIFT_CHECK_INTERVAL", default=3600.0)},
 }
 
 # Outbox: attempts before a message goes dead, backoff base and cap (seconds),

@@ -14,6 +14,7 @@ from tests.warehouse import factories as wf
 from warehouse import ledger
 from warehouse.models import (
     Acceptance, CodeStatus, DocumentCode, MarkedPack, PackEvent, RecalledSeries, StockBalance, StockMovement,
+    TransportPack,
 )
 from warehouse.receipts import ExpectedPack, ReceiptLine, receipt_create, receipt_post, receipt_refuse, receipt_scan
 
@@ -54,6 +55,8 @@ def test_direct_acceptance_takes_what_was_scanned_and_refuses_the_rest(clerk, wa
     statuses = dict(DocumentCode.objects.filter(document=document).exclude(sgtin="").values_list("sgtin", "status"))
     assert statuses[singles[3]] == statuses[singles[4]] == CodeStatus.REFUSED
     assert DocumentCode.objects.get(document=document, sgtin=singles[4]).refusal_reason == "не поступила"
+    box_pack = TransportPack.objects.get(sscc=box)  # a whole box arrived: it stays a box here
+    assert set(box_pack.packs.values_list("sgtin", flat=True)) == set(boxed) and box_pack.place == warehouse
     message = OutboxMessage.objects.get(topic="warehouse.receipt")
     assert message.payload["document_id"] == document.pk and message.payload["accepted"] == 6
     document.refresh_from_db()
