@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class WarehouseConfig(AppConfig):
     name = "warehouse"
     verbose_name = "Склад и остатки"
+
+    def ready(self) -> None:
+        from llo.demo import register_demo_seeder
+
+        from .demo import seed_stock
+
+        register_demo_seeder("warehouse", seed_stock)
