@@ -162,5 +162,7 @@ def _save_images(packs: list[tuple[str, str]], folder: str = "stock") -> None:
     lines = []
     for sgtin, label in packs:
         (directory / f"{sgtin}.png").write_bytes(encode_datamatrix(_datamatrix(sgtin)))
-        lines.append(f"{sgtin}.png  {label}")
-    (directory / "README.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines.append(f"{sgtin}.png  {label}\n    {_datamatrix(sgtin).replace(chr(29), '<GS>')}")
+    (directory / "README.txt").write_text(
+        "DataMatrix упаковок демо-региона. Строку под именем файла можно ввести в поле сканирования.\n\n"
+        + "\n".join(lines) + "\n", encoding="utf-8")
