@@ -14,6 +14,7 @@ PERSON_READ_ROLES = frozenset({Role.DOCTOR, Role.MO_DRUG_OFFICER, Role.PHARMACIS
                                Role.MINISTRY_ADMIN})
 MO_ROLES = frozenset({Role.DOCTOR, Role.MO_DRUG_OFFICER, Role.MIS_CLIENT})
 REGISTER_ADMIN_ROLES = frozenset({Role.MINISTRY_ADMIN})
+SFR_ROLES = frozenset({Role.MINISTRY_ADMIN, Role.SYSTEM_ADMIN})  # Social Fund register imports: see and start
 WEB_ROLES = frozenset(set(Role) - API_ONLY_ROLES)
 
 ROLE_SUMMARY = {

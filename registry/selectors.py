@@ -2,24 +2,25 @@
 probable duplicates.
 
 Access (docs/registry.md): ministry admins see everyone; an MO's staff and its MIS browse the
-patients attached to their MO and may open anyone by exact SNILS or OMS policy; a pharmacist
-opens a person by exact SNILS, OMS policy, the patient's QR code, or name with birth date. Every
-read by someone outside the ministry is logged (`PersonLookup`).
+patients attached to their MO and may open anyone found by exact SNILS, OMS policy or the
+patient's QR code; a pharmacist opens a person only that way. Every such look-up by someone
+outside the ministry is logged (`PersonLookup`) and opens the person to that user for a day.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from llo.errors import ValidationFailed
+from llo.errors import ConflictError, ValidationFailed
 from llo.models import BenefitCategory, Diagnosis, Program, ProgramKind
 from llo.roles import MO_ROLES, PERSON_READ_ROLES, REGISTER_ADMIN_ROLES, has_role
 
@@ -28,6 +29,7 @@ from .snils import validate_snils
 
 _SPACES = re.compile(r"\s+")
 NAME_RESULTS = 50
+LOOKUP_GRANTS = timedelta(days=1)  # how long an exact look-up opens a person to its user
 
 
 def live_persons() -> QuerySet[Person]:
@@ -48,13 +50,14 @@ def may_read_persons(user) -> bool:
 
 
 def person_for(user, pk: int) -> Person | None:
-    """A person the user may open by id: in their browsable set, or one they have just found by an
-    exact identifier (the page links carry the id; the look-up log keeps the trace)."""
+    """A person the user may open by id: in their browsable set, or one they found by an exact
+    identifier within the last `LOOKUP_GRANTS` (the page links carry the id; the log keeps the trace)."""
     if not may_read_persons(user):
         return None
     person = persons_for(user).filter(pk=pk).first()
     if person is None and user.pk:
-        person = live_persons().filter(pk=pk, lookups__user=user).first()
+        person = live_persons().filter(pk=pk, lookups__user=user,
+                                       lookups__at__gte=timezone.now() - LOOKUP_GRANTS).distinct().first()
     return person
 
 
@@ -73,7 +76,11 @@ def find_by_policy(policy: str) -> Person | None:
     policy = _SPACES.sub("", policy or "")
     if not policy:
         raise ValidationFailed("Укажите номер полиса ОМС", code="person.policy_missing")
-    return live_persons().filter(oms_policy=policy).order_by("pk").first()
+    found = list(live_persons().filter(oms_policy=policy).order_by("pk")[:2])
+    if len(found) > 1:  # a data error the ministry must fix; never guess whose card to open
+        raise ConflictError("Этот полис ОМС указан у нескольких граждан: найдите по СНИЛС и сообщите в министерство",
+                            code="person.policy_ambiguous")
+    return found[0] if found else None
 
 
 @dataclass
@@ -239,3 +246,14 @@ def sfr_imports() -> QuerySet[SfrImport]:
 
 def sfr_rejects(run: SfrImport) -> QuerySet[SfrReject]:
     return SfrReject.objects.filter(sfr_import=run).order_by("kind", "row_no", "pk")
+
+
+def survivor_id(pk: int) -> int | None:
+    """The live record a merged record leads to; None when `pk` is no merged record."""
+    seen: set[int] = set()
+    merged_into = Person.objects.filter(pk=pk).values_list("merged_into_id", flat=True).first()
+    while merged_into is not None and merged_into not in seen:
+        seen.add(merged_into)
+        pk, merged_into = merged_into, Person.objects.filter(pk=merged_into).values_list(
+            "merged_into_id", flat=True).first()
+    return pk if seen and merged_into is None else None

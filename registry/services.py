@@ -183,6 +183,8 @@ def inclusion_request_submit(*, user, person: Person | None = None, snils: str =
         if snils:
             snils = normalize_snils(snils, code="request.invalid_snils")
             person = Person.objects.filter(snils=snils, merged_into__isnull=True).first()
+    if birth_date is not None and birth_date > timezone.localdate():
+        raise ValidationFailed("Дата рождения в будущем", code="request.birth_in_future")
     if valid_to is not None and valid_to < valid_from:
         raise ValidationFailed("Дата окончания права раньше даты начала", code="request.dates_reversed")
     if not document_name.strip():

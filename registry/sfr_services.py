@@ -75,6 +75,12 @@ def sfr_dbf_import_request(*, user, persons_file, rights_file, file_date: date) 
             raise ValidationFailed(f"Не выбран файл {name}", code="sfr.file_missing")
         if upload.size > MAX_UPLOAD_BYTES:
             raise ValidationFailed(f"Файл {upload.name} больше 2 ГБ", code="sfr.file_too_large")
+        upload.seek(0)
+        first = upload.read(1)
+        upload.seek(0)
+        if first != b"\x03":  # dBase III; the worker checks the rest
+            raise ValidationFailed(f"Файл {upload.name} ({name}) не является файлом DBF: выберите выгрузку СФР",
+                                   code="sfr.not_dbf")
     if file_date > timezone.localdate():
         raise ValidationFailed("Дата выгрузки в будущем", code="sfr.file_date_future")
     staging = Path(settings.UPLOAD_ROOT) / "sfr" / f"incoming-{uuid.uuid4().hex}"

@@ -305,7 +305,8 @@ def _rewrite(path: Path, layout, encoding="cp866", drop=()):
 
 
 def not_a_dbf(persons: Path, rights: Path) -> None:
-    persons.write_text("SS;FAM;IM;OT\n112-233-445 95;Иванов;Иван;Иванович\n", encoding="utf-8")
+    """Starts like dBase III (so the upload passes its first-byte check), then is nothing of the kind."""
+    persons.write_bytes(b"\x03" + "SS;FAM;IM;OT\n112-233-445 95;Иванов\n".encode())
 
 
 def truncated(persons: Path, rights: Path) -> None:
@@ -339,7 +340,7 @@ def damaged_record(persons: Path, rights: Path) -> None:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("damage, error", [
-    (not_a_dbf, "Файл C_REGO не является файлом DBF"),
+    (not_a_dbf, "Заголовок файла C_REGO повреждён"),
     (truncated, "Файл C_REGL обрезан: в заголовке"),
     (unknown_code_page, "В заголовке файла C_REGO указана неизвестная кодировка (код драйвера языка 0x03, байт 29)"),
     (code_page_lies, "Файл C_REGO записан не в кодировке cp866, указанной в заголовке"),
@@ -380,6 +381,12 @@ def test_a_rights_file_without_its_persons_file_is_refused_before_anything_is_qu
                                             rights_file=uploaded(rights_path),
                                             file_date=timezone.localdate() + timedelta(days=1))
     assert refused.value.code == "sfr.file_date_future"
+    spreadsheet = tmp_path / "C_REGO.csv"
+    spreadsheet.write_text("SS;FAM;IM\n112-233-445 95;Иванов;Иван\n", encoding="utf-8")
+    with pytest.raises(ValidationFailed) as refused:
+        sfr_services.sfr_dbf_import_request(user=ministry_admin, persons_file=uploaded(spreadsheet),
+                                            rights_file=uploaded(rights_path), file_date=timezone.localdate())
+    assert refused.value.code == "sfr.not_dbf" and "C_REGO" in refused.value.message
     assert not SfrImport.objects.exists() and not OutboxMessage.objects.exists()
     assert not any(Path(uploads).rglob("*"))
 

@@ -198,3 +198,26 @@ def test_name_search_contains_then_similar_within_what_the_user_sees(mo, other_m
         selectors.parse_name_query("ив", None)
     with pytest.raises(ValidationFailed):
         selectors.parse_name_query("а б в г д", None)
+
+
+def test_an_exact_look_up_opens_a_person_to_its_user_for_a_day_only(mo, other_mo):
+    from registry.models import PersonLookup
+    from registry.services import lookup_log
+
+    theirs = person(attached_mo=other_mo)
+    doctor, colleague = f.user(Role.DOCTOR, mo), f.user(Role.DOCTOR, mo)
+    lookup_log(user=doctor, person=theirs, method="snils")
+    assert selectors.person_for(doctor, theirs.pk) == theirs
+    assert selectors.person_for(colleague, theirs.pk) is None  # the look-up was the doctor's, not the MO's
+    PersonLookup.objects.update(at=timezone.now() - timedelta(days=1, minutes=1))
+    assert selectors.person_for(doctor, theirs.pk) is None
+
+
+def test_a_policy_shared_by_two_persons_is_not_guessed():
+    person(oms_policy="7777000011112222")
+    assert selectors.find_by_policy("7777 0000 1111 2222").oms_policy == "7777000011112222"
+    person(oms_policy="7777000011112222")
+    with pytest.raises(ConflictError) as caught:
+        selectors.find_by_policy("7777000011112222")
+    assert caught.value.code == "person.policy_ambiguous"
+    assert selectors.find_by_policy("1234") is None
