@@ -157,3 +157,41 @@ def test_a_supplier_list_with_a_pack_outside_the_contract_is_refused(clerk, cont
         receipt_create(user=clerk, contract=contract, acceptance=Acceptance.DIRECT,
                        expected=[ExpectedPack(sgtin=wf.sgtin(stranger), series="X", expiry=EXPIRY)])
     assert caught.value.code == "receipt.not_in_contract"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clerks_receiving_the_same_packs_at_once_take_them_in_once(warehouse, clerk, contract, marked):
+    import threading
+
+    from django.db import connection
+
+    packs = [wf.sgtin(marked[0]) for _ in range(5)]
+    clerks = [clerk, f.user(Role.WAREHOUSE_CLERK, warehouse), f.user(Role.WAREHOUSE_CLERK, warehouse)]
+    documents = []
+    for who in clerks:
+        document = receipt_create(user=who, contract=contract, acceptance=Acceptance.DIRECT,
+                                  expected=[ExpectedPack(sgtin=s, series="S1", expiry=EXPIRY) for s in packs])
+        for sgtin in packs:
+            receipt_scan(user=who, document=document, raw=wf.datamatrix(sgtin))
+        documents.append((who, document))
+    barrier, outcomes = threading.Barrier(len(documents)), []
+
+    def post(who, document):
+        try:
+            barrier.wait()
+            receipt_post(user=who, document=document)
+            outcomes.append("posted")
+        except ApplicationError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=pair) for pair in documents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["pack.not_available", "pack.not_available", "posted"]
+    assert MarkedPack.objects.count() == 5 and PackEvent.objects.count() == 5
+    assert ledger.balance_of(ledger.StockKey(warehouse.pk, None, marked[0].pk, "S1", "1", contract.pk)) == 5
+    assert ledger.drift() == []
