@@ -3,7 +3,7 @@ inclusion requests, Social Fund imports, and the log of who looked a person up."
 
 from django.db import models
 from django.db.models import F, Q, Value
-from django.db.models.functions import Concat, Lower
+from django.db.models.functions import Concat, Lower, Replace
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.utils import timezone
 
@@ -45,8 +45,9 @@ class Person(models.Model):
     first_name = models.CharField("имя", max_length=100)
     patronymic = models.CharField("отчество", max_length=100, blank=True)
     # lower-cased «фамилия имя отчество» kept by the database, for the trigram name search
-    search_name = models.GeneratedField(
-        expression=Lower(Concat(F("last_name"), Value(" "), F("first_name"), Value(" "), F("patronymic"))),
+    search_name = models.GeneratedField(  # what name search matches: lower case, ё as е (as people type)
+        expression=Replace(Lower(Concat(F("last_name"), Value(" "), F("first_name"), Value(" "), F("patronymic"))),
+                           Value("ё"), Value("е")),
         output_field=models.CharField(max_length=302), db_persist=True,
     )
     birth_date = models.DateField("дата рождения")
@@ -59,7 +60,7 @@ class Person(models.Model):
     is_out_of_town = models.BooleanField("иногородний", default=False)
     attached_mo = models.ForeignKey(
         Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="attached_persons",
-        verbose_name="МО прикрепления", limit_choices_to={"kind": "medical_org"}, db_index=False,  # person_mo_idx
+        verbose_name="МО прикрепления", limit_choices_to={"kind": "medical_org"}, db_index=False,  # person_mo_name
     )
     death_date = models.DateField("дата смерти", null=True, blank=True)
     merged_into = models.ForeignKey(
@@ -85,7 +86,9 @@ class Person(models.Model):
         indexes = [
             models.Index(fields=["oms_policy"], condition=~Q(oms_policy=""), name="person_policy_idx"),
             models.Index(fields=["birth_date"], name="person_birth_idx"),
-            models.Index(fields=["attached_mo", "last_name"], name="person_mo_idx"),
+            # an MO's patients by the start of their name: the doctor types the surname first
+            models.Index(F("attached_mo"), OpClass(F("search_name"), name="text_pattern_ops"),
+                         condition=Q(merged_into__isnull=True), name="person_mo_name"),
             GinIndex(OpClass(F("search_name"), name="gin_trgm_ops"), name="person_name_trgm"),
             models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False), name="person_merged_idx"),
         ]

@@ -221,3 +221,10 @@ def test_a_policy_shared_by_two_persons_is_not_guessed():
         selectors.find_by_policy("7777000011112222")
     assert caught.value.code == "person.policy_ambiguous"
     assert selectors.find_by_policy("1234") is None
+
+
+def test_name_search_takes_e_for_yo_and_words_in_any_order(mo):
+    semyonova = person(last_name="Семёнова", first_name="Алёна", patronymic="Петровна", attached_mo=mo)
+    persons = selectors.live_persons().filter(attached_mo=mo)
+    assert selectors.search_by_name(persons, selectors.parse_name_query("семенова ал", None)) == ([semyonova], False)
+    assert selectors.search_by_name(persons, selectors.parse_name_query("Алёна Семёнова", None)) == ([semyonova], False)
