@@ -85,6 +85,11 @@ def receipt_create(*, user, contract: StateContract, acceptance: str, supplier_n
     if acceptance == Acceptance.DIRECT and not expected:
         raise ValidationFailed("Для прямой приёмки нужен документ поставщика со списком упаковок",
                                code="receipt.expected_missing")
+    today = timezone.localdate()
+    expired = [x for x in [*lines, *expected] if x.expiry is not None and x.expiry < today]
+    if expired:
+        raise ValidationFailed(f"Срок годности истёк ({expired[0].expiry:%d.%m.%Y}): просроченный товар не принимают",
+                               code="receipt.expired", details={"count": len(expired)})
     by_gtin = _packages_by_gtin(contract)
     contracted = {p.pk for p in by_gtin.values()} | set(contract.items.values_list("package_id", flat=True))
     for line in lines:

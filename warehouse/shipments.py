@@ -106,6 +106,9 @@ def shipment_scan(*, user, document: StockDocument, raw: str) -> ScanOutcome:
             if pack.place_id != document.place_id or pack.state != PackState.IN_STOCK:
                 raise ConflictError(f"Упаковка {pack.sgtin}: {PackState(pack.state).label}, не на этом складе",
                                     code="shipment.pack_not_here")
+            if pack.expiry < timezone.localdate():
+                raise ConflictError(f"Упаковка {pack.sgtin}: срок годности истёк {pack.expiry:%d.%m.%Y}",
+                                    code="shipment.expired")
             if DocumentCode.objects.filter(document=document, sgtin=pack.sgtin).exists():
                 raise ConflictError(f"Упаковка {pack.sgtin} уже отсканирована", code="shipment.already_scanned")
             line = _line_for(document, pack, planned)

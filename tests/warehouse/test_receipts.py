@@ -195,3 +195,17 @@ def test_two_clerks_receiving_the_same_packs_at_once_take_them_in_once(warehouse
     assert MarkedPack.objects.count() == 5 and PackEvent.objects.count() == 5
     assert ledger.balance_of(ledger.StockKey(warehouse.pk, None, marked[0].pk, "S1", "1", contract.pk)) == 5
     assert ledger.drift() == []
+
+
+def test_expired_goods_are_not_received(clerk, contract, marked, unmarked):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    yesterday = timezone.localdate() - timedelta(days=1)
+    for kwargs in ({"acceptance": Acceptance.REVERSE, "lines": [ReceiptLine(unmarked, "OLD", yesterday, 5)]},
+                   {"acceptance": Acceptance.DIRECT,
+                    "expected": [ExpectedPack(sgtin=wf.sgtin(marked[0]), series="OLD", expiry=yesterday)]}):
+        with pytest.raises(ApplicationError) as caught:
+            receipt_create(user=clerk, contract=contract, **kwargs)
+        assert caught.value.code == "receipt.expired"

@@ -127,3 +127,15 @@ def test_many_clerks_shipping_the_same_packs_at_once_never_put_a_pack_in_two_pla
     assert ledger.balance_of(ledger.StockKey(warehouse.pk, None, marked[0].pk, "S", "1", contract.pk)) == 0
     assert StockMovement.objects.filter(reason="shipment").count() == 2
     assert ledger.drift() == []
+
+
+def test_an_expired_pack_is_not_shipped(clerk, point, contract, marked, stocked):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    document = shipment_create(user=clerk, destination=point, wanted=[Wanted(marked[0], 1)])
+    MarkedPack.objects.filter(sgtin=stocked["early"][0]).update(expiry=timezone.localdate() - timedelta(days=1))
+    with pytest.raises(ApplicationError) as caught:
+        shipment_scan(user=clerk, document=document, raw=wf.datamatrix(stocked["early"][0]))
+    assert caught.value.code == "shipment.expired"
