@@ -25,6 +25,7 @@ from .models import (
 )
 from .packs import packs_move
 from .receipts import ScanOutcome
+from .storage import boxes_within
 
 SHIPMENT_TOPIC = "warehouse.shipment"
 RECEIVED_TOPIC = "warehouse.shipment_received"
@@ -91,7 +92,8 @@ def shipment_scan(*, user, document: StockDocument, raw: str) -> ScanOutcome:
             box = TransportPack.objects.filter(sscc=scanned.sscc, place_id=document.place_id).first()
             if box is None:
                 raise ConflictError(f"Короба {scanned.sscc} нет на складе", code="shipment.unknown_box")
-            sgtins = list(MarkedPack.objects.filter(transport_pack=box).values_list("sgtin", flat=True))
+            sgtins = list(MarkedPack.objects.filter(transport_pack_id__in=boxes_within(box))
+                          .values_list("sgtin", flat=True))
         elif scanned.kind == "sgtin":
             sgtins = [scanned.sgtin]
         else:

@@ -12,10 +12,11 @@ from llo import outbox
 from llo.audit import audit_context
 from llo.barcodes import BarcodeError, parse_scan
 from llo.errors import ConflictError, ValidationFailed
+from llo.models import Package
 
 from . import ledger
 from .documents import place_of
-from .models import MarkedPack, PackState, Reason, StorageAddress, TransportPack
+from .models import MarkedPack, PackState, Reason, StockBalance, StorageAddress, TransportPack
 from .packs import packs_move
 from .receipts import ScanOutcome
 from .sscc import sscc_next
@@ -75,29 +76,77 @@ def pack_put_away(*, user, raw_pack: str, raw_address: str) -> ScanOutcome:
 
 
 def aggregate(*, user, raws: list[str]) -> TransportPack:
-    """Put scanned packs of this place into a new box of ours (a new SSCC)."""
+    """Put scanned packs, and boxes, of this place into a new box of ours (a new SSCC): boxes into a
+    pallet make the tree."""
     place = place_of(user)
-    sgtins = []
+    sgtins, ssccs = [], []
     for raw in raws:
         try:
             scanned = parse_scan(raw)
         except BarcodeError as exc:
             raise ValidationFailed(exc.message, code=f"scan.{exc.code}") from None
-        if scanned.kind != "sgtin":
-            raise ValidationFailed("В короб кладут упаковки: отсканируйте их DataMatrix", code="scan.not_a_pack")
-        sgtins.append(scanned.sgtin)
-    if not sgtins or len(set(sgtins)) != len(sgtins):
+        if scanned.kind == "sgtin":
+            sgtins.append(scanned.sgtin)
+        elif scanned.kind == "sscc":
+            ssccs.append(scanned.sscc)
+        else:
+            raise ValidationFailed("В короб кладут упаковки или короба: отсканируйте DataMatrix или SSCC",
+                                   code="scan.not_a_pack")
+    if not raws or len(set(sgtins)) != len(sgtins) or len(set(ssccs)) != len(ssccs):
         raise ValidationFailed("Отсканируйте упаковки для короба, каждую один раз", code="aggregation.bad_list")
     with transaction.atomic(), audit_context(user=user, action="aggregation"):
         box = TransportPack.objects.create(sscc=sscc_next(), place=place, is_ours=True)
         taken = (MarkedPack.objects.filter(sgtin__in=sgtins, place=place, state=PackState.IN_STOCK,
-                                           transport_pack__isnull=True).update(transport_pack=box,
-                                                                               updated_at=timezone.now()))
-        if taken != len(sgtins):
-            raise ConflictError("Не все упаковки в наличии на этом складе вне коробов", code="aggregation.not_free")
-        outbox.publish(AGGREGATION_TOPIC, {"sscc": box.sscc, "sgtins": sorted(sgtins)},
+                                           transport_pack__isnull=True)
+                 .update(transport_pack=box, updated_at=timezone.now()))
+        nested = (TransportPack.objects.filter(sscc__in=ssccs, place=place, parent__isnull=True,
+                                               disaggregated_at__isnull=True).update(parent=box))
+        if (taken, nested) != (len(sgtins), len(ssccs)):
+            raise ConflictError("Не все упаковки и короба в наличии на этом складе и вне других коробов",
+                                code="aggregation.not_free")
+        outbox.publish(AGGREGATION_TOPIC, {"sscc": box.sscc, "sgtins": sorted(sgtins), "ssccs": sorted(ssccs)},
                        key=f"warehouse-aggregation-{box.sscc}")
     return box
+
+
+def boxes_within(box: TransportPack) -> list[int]:
+    """The box and every box nested in it, at any depth."""
+    ids, frontier = [box.pk], [box.pk]
+    while frontier:
+        frontier = list(TransportPack.objects.filter(parent_id__in=frontier, disaggregated_at__isnull=True)
+                        .values_list("pk", flat=True))
+        ids += frontier
+    return ids
+
+
+def quantity_move(*, user, package: Package, series: str, quantity: int, from_address: StorageAddress | None,
+                  to_address: StorageAddress | None) -> None:
+    """Unmarked goods from one address of the place to another."""
+    place = place_of(user)
+    if package.is_marked:
+        raise ValidationFailed("Маркированные упаковки перемещают сканированием", code="stock.marked_by_scan")
+    if quantity <= 0 or from_address == to_address:
+        raise ValidationFailed("Укажите количество и другой адрес", code="stock.bad_move")
+    for address in (from_address, to_address):
+        if address is not None and address.place_id != place.pk:
+            raise ValidationFailed(f"Адрес {address.code} другого склада", code="address.unknown")
+    with transaction.atomic(), audit_context(user=user, action="stock.move"):
+        balances = StockBalance.objects.filter(place=place, package=package, series=series, address=from_address,
+                                               quantity__gt=0).order_by("pk")
+        moves, left = [], quantity
+        for balance in balances:
+            take = min(left, balance.quantity)
+            key = ledger.StockKey(place.pk, balance.address_id, package.pk, series, balance.funding_source,
+                                  balance.contract_id)
+            moves += [ledger.Move(key, balance.expiry, -take),
+                      ledger.Move(replace(key, address_id=to_address.pk if to_address else None), balance.expiry, take)]
+            left -= take
+            if not left:
+                break
+        if left:
+            raise ledger.InsufficientStock(f"{package} серии {series}: по адресу {quantity - left} упак.",
+                                           details={"available": quantity - left, "needed": quantity})
+        ledger.post(moves, reason=Reason.MOVE, user_id=user.pk)
 
 
 def disaggregate(*, user, raw: str) -> int:
@@ -114,6 +163,7 @@ def disaggregate(*, user, raw: str) -> int:
         if box is None:
             raise ConflictError(f"Короба {scanned.sscc} нет на этом складе", code="aggregation.unknown_box")
         count = MarkedPack.objects.filter(transport_pack=box).update(transport_pack=None, updated_at=timezone.now())
+        count += TransportPack.objects.filter(parent=box).update(parent=None)
         TransportPack.objects.filter(pk=box.pk).update(disaggregated_at=timezone.now())
         outbox.publish(DISAGGREGATION_TOPIC, {"sscc": box.sscc}, key=f"warehouse-disaggregation-{box.sscc}")
     return count

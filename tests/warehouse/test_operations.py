@@ -125,3 +125,50 @@ def test_the_drift_check_reports_a_balance_that_left_the_ledger(warehouse, contr
     StockBalance.objects.filter(package=marked[0]).update(quantity=99)
     assert stock_drift_check() == 1
     assert cache.get("warehouse:drift")["count"] == 1
+
+
+def test_boxes_nest_into_a_pallet_that_ships_whole(clerk, point, marked, packs):
+    first = aggregate(user=clerk, raws=[wf.datamatrix(s) for s in packs[:2]])
+    second = aggregate(user=clerk, raws=[wf.datamatrix(s) for s in packs[2:4]])
+    pallet = aggregate(user=clerk, raws=[f"00{first.sscc}", f"00{second.sscc}"])
+    assert set(TransportPack.objects.filter(parent=pallet).values_list("sscc", flat=True)) == {first.sscc, second.sscc}
+    with pytest.raises(ApplicationError) as caught:  # already on a pallet
+        aggregate(user=clerk, raws=[f"00{first.sscc}"])
+    assert caught.value.code == "aggregation.not_free"
+    document = shipment_create(user=clerk, destination=point, wanted=[Wanted(marked[0], 4)])
+    assert shipment_scan(user=clerk, document=document, raw=f"00{pallet.sscc}").packs == 4
+
+
+def test_unmarked_goods_move_between_cells_by_quantity(clerk, warehouse, contract, unmarked, marked, packs):
+    from warehouse.storage import quantity_move
+
+    cell = address_create(user=clerk, zone="B", rack="1", shelf="1", cell="1")
+    quantity_move(user=clerk, package=unmarked, series="U1", quantity=12, from_address=None, to_address=cell)
+    assert (balance(warehouse, unmarked, contract, "U1"), balance(warehouse, unmarked, contract, "U1", cell.pk)) == (
+        8, 12)
+    with pytest.raises(ApplicationError) as caught:
+        quantity_move(user=clerk, package=unmarked, series="U1", quantity=13, from_address=cell, to_address=None)
+    assert caught.value.code == "stock.insufficient"
+    with pytest.raises(ApplicationError) as caught:
+        quantity_move(user=clerk, package=marked[0], series="S", quantity=1, from_address=None, to_address=cell)
+    assert caught.value.code == "stock.marked_by_scan"
+    assert ledger.drift() == []
+
+
+def test_a_registered_recall_lists_where_the_series_lies_and_blocks_shipping(clerk, warehouse, point, marked, packs,
+                                                                            ministry_admin):
+    from warehouse.recalls import recall_register
+
+    with pytest.raises(ApplicationError) as caught:
+        recall_register(user=f.user(Role.DOCTOR, f.organization("medical_org", region=warehouse.region)),
+                        package=marked[0], series="S", letter="Письмо", recalled_on=date(2026, 11, 1))
+    assert caught.value.code == "recall.not_allowed"
+    where = recall_register(user=ministry_admin, package=marked[0], series="S", letter="Письмо РЗН № 01И-7/26",
+                            recalled_on=date(2026, 11, 1))
+    assert [(row["place_id"], row["quantity"]) for row in where] == [(warehouse.pk, 4)]
+    with pytest.raises(ApplicationError) as caught:
+        recall_register(user=ministry_admin, package=marked[0], series="S", letter="ещё раз", recalled_on=date(2026, 11, 1))
+    assert caught.value.code == "recall.exists"
+    with pytest.raises(ApplicationError) as caught:  # the pick list skips it: nothing left to ship
+        shipment_create(user=clerk, destination=point, wanted=[Wanted(marked[0], 1)])
+    assert caught.value.code == "shipment.short"
