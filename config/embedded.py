@@ -69,8 +69,9 @@ def start_postgres(var_dir: Path) -> str:
 # Bulk loads (the Social Fund register, NSI versions) write gigabytes of WAL: with the default 1 GB
 # the server checkpoints every few seconds and writes every page twice. The same values are set for
 # production in docker-compose.yml (docs/deployment.md).
+# shared_buffers and wal_buffers take effect at the server's next start.
 SERVER_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "15min", "maintenance_work_mem": "256MB",
-                   "work_mem": "32MB"}
+                   "work_mem": "32MB", "shared_buffers": "256MB", "wal_buffers": "16MB"}
 
 
 def _create_database(socket_dir: Path) -> None:

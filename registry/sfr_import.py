@@ -14,6 +14,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -280,8 +281,13 @@ def load_register(
         cursor.execute(RIGHT_STAGE)
         parser = rec.Parser(today=today, region_okato=settings.LLO_REGION_OKATO,
                             categories=dict(BenefitCategory.objects.values_list("federal_code", "pk")))
-        outcome.persons_read = _copy_persons(cursor, persons, parser, on_progress)
-        outcome.rights_read = _copy_rights(cursor, rights, parser, on_progress)
+        # millions of short-lived dicts and tuples: the cyclic collector would only walk them
+        gc.disable()
+        try:
+            outcome.persons_read = _copy_persons(cursor, persons, parser, on_progress)
+            outcome.rights_read = _copy_rights(cursor, rights, parser, on_progress)
+        finally:
+            gc.enable()
         if on_progress:
             on_progress("merge", outcome.persons_read + outcome.rights_read)
         for statement in _WHOLE_FILE_CHECKS:

@@ -140,11 +140,19 @@ def sfr_import_apply(*, run: SfrImport, persons: Iterable[tuple[int, dict]], rig
         SfrImport.objects.filter(pk=run.pk).update(
             status=ImportStatus.SUCCEEDED, finished_at=timezone.now(), file_date=file_date, to_version=to_version,
             persons_read=outcome.persons_read, rights_read=outcome.rights_read, error="", **outcome.counts)
-        transaction.on_commit(_analyze)
+        written = sum(outcome.counts.get(k, 0) for k in ("persons_added", "persons_changed", "rights_added",
+                                                           "rights_changed", "rights_closed"))
+        if written > ANALYZE_AFTER:
+            transaction.on_commit(_analyze)
     report(run.pk, "succeeded")
     run.refresh_from_db()
     logger.info("SFR import %s loaded: %s", run.pk, outcome.counts)
     return run
+
+
+# Statistics are refreshed at once after a load that wrote this many rows (the first load, a big
+# change): queries planned on an empty table's statistics would scan. Small deltas leave it to autovacuum.
+ANALYZE_AFTER = 10_000
 
 
 def _analyze() -> None:
