@@ -45,6 +45,17 @@ def noting(statement: str, table: str, label: str) -> str:
             f"FROM written")
 
 
+def history_of_rows_after(table: str, label: str) -> str:
+    """The history rows of every row of `table` with an id above %(after_id)s — for a table that
+    took a bulk INSERT under an exclusive lock, cheaper than `noting()`: the RETURNING rows of a
+    million-row INSERT are kept in a tuplestore that spills to disk before they are copied."""
+    event_table, columns = _event_table(table)
+    listed = ", ".join(columns)
+    return (f"INSERT INTO {event_table} (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id, {listed}) "
+            f"SELECT now(), '{label}', id, NULLIF(current_setting('{CONTEXT_SETTING}', true), '')::uuid, {listed} "
+            f"FROM {table} WHERE id > %(after_id)s")
+
+
 @contextmanager
 def history_in_bulk(cursor):
     # Not a SELECT: pghistory attaches its context to this statement, so the context row exists and

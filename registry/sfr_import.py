@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.db import connection
 
-from llo.bulk_audit import checks_and_indexes_rebuilt, history_in_bulk, noting
+from llo.bulk_audit import checks_and_indexes_rebuilt, history_in_bulk, history_of_rows_after, noting
 from llo.errors import ValidationFailed
 from llo.models import BenefitCategory, Program
 
@@ -119,18 +119,31 @@ _WHOLE_FILE_CHECKS = (
        WHERE s.external_key = d.external_key AND s.row_no > d.first AND s.reject IS NULL""",
 )
 
+def _insert(cursor, statement: str, table: str, params: dict, *, first_load: bool) -> int:
+    """An INSERT with its history rows; returns the number of rows inserted. On the first load the
+    tables are locked and empty: the history is copied from the table after the INSERT."""
+    if not first_load:
+        cursor.execute(noting(statement, table, "insert"), params)
+        return cursor.rowcount
+    cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
+    (after_id,) = cursor.fetchone()
+    cursor.execute(statement, params)
+    inserted = cursor.rowcount
+    cursor.execute(history_of_rows_after(table, "insert"), {"after_id": after_id})
+    return inserted
+
+
 def _merge_persons(cursor, params, counts, *, first_load: bool) -> None:
     # New persons first: a person someone adds by hand meanwhile (not yet committed) makes the insert
     # wait and then skip them, and the update that follows takes them over. The first load has the
     # tables to itself (and no unique index to name in ON CONFLICT: it is rebuilt afterwards).
     conflict = "" if first_load else " ON CONFLICT (snils) WHERE merged_into_id IS NULL DO NOTHING"
-    cursor.execute(noting(
-        f"INSERT INTO registry_person (snils, {', '.join(PERSON_DATA)}, created_at, updated_at) "
+    counts["persons_added"] = _insert(
+        cursor, f"INSERT INTO registry_person (snils, {', '.join(PERSON_DATA)}, created_at, updated_at) "
         f"SELECT s.snils, {', '.join('s.' + c for c in PERSON_DATA)}, now(), now() FROM sfr_person_stage s "
         f"WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM registry_person p "
         f"WHERE p.snils = s.snils AND p.merged_into_id IS NULL){conflict}",
-        "registry_person", "insert"), params)
-    counts["persons_added"] = cursor.rowcount
+        "registry_person", params, first_load=first_load)
     counts["persons_changed"] = 0
     if not first_load:
         data = ", ".join(f"{c} = s.{c}" for c in PERSON_DATA)
@@ -153,18 +166,18 @@ def _with_person_ids(cursor, stage: str, table: str) -> None:
     cursor.execute(f"ANALYZE {table}")
 
 
-def _merge_register(cursor, params, *, full: bool) -> None:
+def _merge_register(cursor, params, *, full: bool, first_load: bool) -> None:
     cursor.execute(noting(
         "UPDATE registry_registerentry t SET excluded_on = s.excluded_on FROM sfr_persons s "
         "WHERE s.reject IS NULL AND t.person_id = s.person_id AND t.register = 'federal' "
         "AND t.included_on = s.included_on AND t.excluded_on IS DISTINCT FROM s.excluded_on",
         "registry_registerentry", "update"), params)
-    cursor.execute(noting(
-        "INSERT INTO registry_registerentry (person_id, register, included_on, excluded_on, source, basis) "
+    _insert(
+        cursor, "INSERT INTO registry_registerentry (person_id, register, included_on, excluded_on, source, basis) "
         "SELECT s.person_id, 'federal', s.included_on, s.excluded_on, 'sfr', 'Федеральный регистр СФР' "
         "FROM sfr_persons s WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM registry_registerentry e "
         "WHERE e.person_id = s.person_id AND e.register = 'federal' AND e.included_on = s.included_on)",
-        "registry_registerentry", "insert"), params)
+        "registry_registerentry", params, first_load=first_load)
     # open federal entries that the register no longer has: of everyone absent from a snapshot,
     # of the excluded in a delta; the file's own exclusion date wins where it has one
     absent = ("NOT EXISTS (SELECT 1 FROM sfr_persons s WHERE s.person_id = t.person_id)" if full
@@ -175,21 +188,21 @@ def _merge_register(cursor, params, *, full: bool) -> None:
         "registry_registerentry", "update"), params)
 
 
-def _merge_refusals(cursor, params) -> None:
+def _merge_refusals(cursor, params, *, first_load: bool) -> None:
     cursor.execute(noting(
         "UPDATE registry_nsurefusal t SET refused = s.nsu_refused FROM sfr_persons s "
         "WHERE s.reject IS NULL AND s.nsu_refused IS NOT NULL AND t.person_id = s.person_id "
         "AND t.year = s.nsu_year AND t.refused <> s.nsu_refused",
         "registry_nsurefusal", "update"), params)
-    cursor.execute(noting(
-        "INSERT INTO registry_nsurefusal (person_id, year, refused, source) "
+    _insert(
+        cursor, "INSERT INTO registry_nsurefusal (person_id, year, refused, source) "
         "SELECT s.person_id, s.nsu_year, s.nsu_refused, 'sfr' FROM sfr_persons s "
         "WHERE s.reject IS NULL AND s.nsu_refused IS NOT NULL AND NOT EXISTS "
         "(SELECT 1 FROM registry_nsurefusal r WHERE r.person_id = s.person_id AND r.year = s.nsu_year)",
-        "registry_nsurefusal", "insert"), params)
+        "registry_nsurefusal", params, first_load=first_load)
 
 
-def _merge_rights(cursor, params, counts, *, full: bool) -> None:
+def _merge_rights(cursor, params, counts, *, full: bool, first_load: bool) -> None:
     _with_person_ids(cursor, "sfr_right_stage", "sfr_rights")
     cursor.execute("UPDATE sfr_rights SET reject = 'гражданина с этим СНИЛС нет ни в файле граждан, ни в регистре' "
                    "WHERE reject IS NULL AND person_id IS NULL")
@@ -200,15 +213,14 @@ def _merge_rights(cursor, params, counts, *, full: bool) -> None:
         f"({', '.join('t.' + c for c in RIGHT_DATA)}) IS DISTINCT FROM ({', '.join('s.' + c for c in RIGHT_DATA)})",
         "registry_benefitright", "update"), params)
     counts["rights_changed"] = cursor.rowcount
-    cursor.execute(noting(
-        "INSERT INTO registry_benefitright (person_id, program_id, category_id, valid_from, valid_to, source, "
-        "document_name, document_number, disability_group, external_key, created_at, updated_at) "
+    counts["rights_added"] = _insert(
+        cursor, "INSERT INTO registry_benefitright (person_id, program_id, category_id, valid_from, valid_to, "
+        "source, document_name, document_number, disability_group, external_key, created_at, updated_at) "
         "SELECT s.person_id, %(program)s, s.category_id, s.valid_from, s.valid_to, 'sfr', s.document_name, "
         "s.document_number, s.disability_group, s.external_key, now(), now() FROM sfr_rights s "
         "WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM registry_benefitright r "
         "WHERE r.external_key = s.external_key)",
-        "registry_benefitright", "insert"), params)
-    counts["rights_added"] = cursor.rowcount
+        "registry_benefitright", params, first_load=first_load)
     # Rights of the register that it no longer lists, except for persons with a rejected record.
     # A snapshot speaks for everyone in the register; a delta for the persons it names.
     # (NOT IN over a set holding NULL would be NULL for everyone: the ids are filtered)
@@ -305,9 +317,9 @@ def load_register(
         with history_in_bulk(cursor), (
                 checks_and_indexes_rebuilt(cursor, TABLES) if first_load else nullcontext()):
             _merge_persons(cursor, params, counts, first_load=first_load)
-            _merge_register(cursor, params, full=full)
-            _merge_refusals(cursor, params)
-            _merge_rights(cursor, params, counts, full=full)
+            _merge_register(cursor, params, full=full, first_load=first_load)
+            _merge_refusals(cursor, params, first_load=first_load)
+            _merge_rights(cursor, params, counts, full=full, first_load=first_load)
         cursor.execute(_CONFLICTS, params)
         counts["conflicts"] = cursor.fetchone()[0]
         counts["rejected"] = _save_rejects(cursor, run_id)

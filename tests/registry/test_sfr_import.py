@@ -78,8 +78,13 @@ def test_the_first_load_rebuilds_checks_and_indexes_exactly_and_they_hold(refere
     before = _schema()
     assert any("UNIQUE" in definition for *_, definition in before)
     persons, rights = snapshot(30)
-    load(sfr_run, persons, rights)
+    run = load(sfr_run, persons, rights)
     assert _schema() == before
+    # every row of the first load has its history row, under the import's audit context
+    for model, count in ((Person, 30), (BenefitRight, len(rights)), (RegisterEntry, 30)):
+        events = model.pgh_event_models["insert"].objects.filter(pgh_label="insert")
+        assert events.count() == count == model.objects.count()
+        assert set(events.values_list("pgh_context__metadata__run", flat=True)) == {run.pk}
     from django.db import IntegrityError, transaction
 
     right = BenefitRight.objects.first()
