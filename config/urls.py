@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/v1/", include("registry.api_urls")),
     path("api/v1/", include("warehouse.api_urls")),
     path("", include("registry.urls")),
+    path("", include("warehouse.urls")),
     path("", include("llo.urls")),
 ]

@@ -10,6 +10,7 @@ class WarehouseConfig(AppConfig):
     def ready(self) -> None:
         from llo.demo import register_demo_seeder
 
+        from . import navigation  # noqa: F401  (sidebar sections of the stock pages)
         from .demo import seed_stock
 
         register_demo_seeder("warehouse", seed_stock)

@@ -94,6 +94,9 @@ def shipment_scan(*, user, document: StockDocument, raw: str) -> ScanOutcome:
                 raise ConflictError(f"Короба {scanned.sscc} нет на складе", code="shipment.unknown_box")
             sgtins = list(MarkedPack.objects.filter(transport_pack_id__in=boxes_within(box))
                           .values_list("sgtin", flat=True))
+            if not sgtins:
+                raise ConflictError(f"Короб {scanned.sscc} пуст: он расформирован или его упаковки уже ушли",
+                                    code="shipment.empty_box")
         elif scanned.kind == "sgtin":
             sgtins = [scanned.sgtin]
         else:

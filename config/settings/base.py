@@ -275,6 +275,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {  # names the stock documents' choices apart from organizations' kind, outbox status
+        "StockDocumentKindEnum": "warehouse.models.DocumentKind",
+        "StockDocumentStatusEnum": "warehouse.models.DocumentStatus",
+    },
 }
 
 LOGGING = {
