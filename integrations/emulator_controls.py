@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, replace
 
 
@@ -80,3 +81,30 @@ class EmulatorControls:
             return False
         with self._lock:
             return self._random.random() < rate
+
+
+def control_api(controls: EmulatorControls, method: str, path: str, read_json: Callable[[], dict], *,
+                reset: Callable[[], None], publish: Callable[[dict], dict]) -> tuple[int, dict]:
+    """The `/_emulator/…` commands every emulator answers: health, config (GET/POST), reset, and
+    publish (the emulator's own: `publish(payload)` returns the answer's body). (status, body)."""
+    action = path.removeprefix("/_emulator/").rstrip("/")
+    if action == "health" and method == "GET":
+        return 200, {"ok": True}
+    if action == "config" and method == "GET":
+        return 200, controls.as_dict()
+    if action not in ("config", "publish", "reset"):
+        return 404, {"ok": False, "error": f"неизвестная команда {action}"}
+    if method != "POST":
+        return 405, {"ok": False, "error": "ожидается POST"}
+    try:
+        payload = read_json()
+        if action == "config":
+            controls.update(payload)
+            return 200, controls.as_dict()
+        if action == "reset":
+            controls.reset()
+            reset()
+            return 200, controls.as_dict()
+        return 200, {"ok": True, **publish(payload)}
+    except ValueError as exc:
+        return 400, {"ok": False, "error": str(exc)}

@@ -16,6 +16,8 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from integrations.emulator_controls import control_api
+
 from .controls import Controls
 from .store import Portal, PortalError, Release
 
@@ -164,29 +166,14 @@ class PortalApp:
     # --- the control API ----------------------------------------------------------------
 
     def _control(self, method: str, path: str, environ) -> Response:
-        action = path.removeprefix("/_emulator/").rstrip("/")
-        if action == "health" and method == "GET":
-            return json_response(200, {"ok": True})
-        if action == "config" and method == "GET":
-            return json_response(200, self.controls.as_dict())
-        if action not in ("config", "publish", "reset"):
-            return json_response(404, {"ok": False, "error": f"неизвестная команда {action}"})
-        if method != "POST":
-            return json_response(405, {"ok": False, "error": "ожидается POST"})
-        try:
-            payload = _read_json(environ)
-            if action == "config":
-                self.controls.update(payload)
-                return json_response(200, self.controls.as_dict())
-            if action == "reset":
-                self.controls.reset()
-                self.portal.reset()
-                return json_response(200, self.controls.as_dict())
-            release = self._publish(payload)
-        except ValueError as exc:
-            return json_response(400, {"ok": False, "error": str(exc)})
-        rows = len(release.rows) if release.rows is not None else None
-        return json_response(200, {"ok": True, "oid": release.oid, "version": release.version, "rows": rows})
+        status, body = control_api(self.controls, method, path, lambda: _read_json(environ),
+                                   reset=self.portal.reset, publish=self._published)
+        return json_response(status, body)
+
+    def _published(self, payload: dict) -> dict:
+        release = self._publish(payload)
+        return {"oid": release.oid, "version": release.version,
+                "rows": len(release.rows) if release.rows is not None else None}
 
     def _publish(self, payload: dict) -> Release:
         oid, version = payload.get("oid"), payload.get("version")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from http import HTTPStatus
 
+from integrations.emulator_controls import control_api
+
 from ..dbf import PERSON_FIELDS
 from . import soap
 from .controls import Controls
@@ -158,29 +160,13 @@ class FrlApp:
     # --- the control API ------------------------------------------------------------------
 
     def _control(self, method: str, path: str, environ) -> Response:
-        action = path.removeprefix("/_emulator/").rstrip("/")
-        if action == "health" and method == "GET":
-            return json_response(200, {"ok": True})
-        if action == "config" and method == "GET":
-            return json_response(200, self.controls.as_dict())
-        if action not in ("config", "publish", "reset"):
-            return json_response(404, {"ok": False, "error": f"неизвестная команда {action}"})
-        if method != "POST":
-            return json_response(405, {"ok": False, "error": "ожидается POST"})
-        try:
-            payload = _read_json(environ)
-            if action == "config":
-                self.controls.update(payload)
-                return json_response(200, self.controls.as_dict())
-            if action == "reset":
-                self.controls.reset()
-                self.register.reset()
-                return json_response(200, self.controls.as_dict())
-            version = self._publish(payload)
-        except ValueError as exc:
-            return json_response(400, {"ok": False, "error": str(exc)})
-        return json_response(200, {"ok": True, "version": version.number, "date": version.day.isoformat(),
-                                   "persons": len(version.entries)})
+        status, body = control_api(self.controls, method, path, lambda: _read_json(environ),
+                                   reset=self.register.reset, publish=self._published)
+        return json_response(status, body)
+
+    def _published(self, payload: dict) -> dict:
+        version = self._publish(payload)
+        return {"version": version.number, "date": version.day.isoformat(), "persons": len(version.entries)}
 
     def _publish(self, payload: dict):
         number = payload.get("version")
