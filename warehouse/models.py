@@ -324,3 +324,42 @@ class RecalledSeries(models.Model):
         verbose_name_plural = "забракованные серии"
         constraints = [models.UniqueConstraint(fields=["package", "series"], condition=Q(is_active=True),
                                                name="recall_active_once")]
+
+
+class ReservationState(models.TextChoices):
+    ACTIVE = "active", "действует"
+    CONSUMED = "consumed", "выдано по брони"
+    RELEASED = "released", "снята"
+    EXPIRED = "expired", "истекла"
+
+
+@tracked()
+class StockReservation(models.Model):
+    """Packs set aside at a place for one prescription (`reference`) until a deadline: the balance
+    stays, others see it minus the active reservations (warehouse.reservations)."""
+
+    place = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+", verbose_name="аптека")
+    package = models.ForeignKey(Package, on_delete=models.PROTECT, related_name="+", verbose_name="упаковка")
+    series = models.CharField("серия", max_length=40)
+    expiry = models.DateField("годен до")
+    quantity = models.IntegerField("количество, упак.")
+    reference = models.CharField("основание (рецепт)", max_length=60)
+    until = models.DateTimeField("действует до")
+    state = models.CharField("состояние", max_length=10, choices=ReservationState.choices,
+                             default=ReservationState.ACTIVE)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "бронь"
+        verbose_name_plural = "брони"
+        indexes = [
+            models.Index(fields=["place", "package", "series"], condition=Q(state="active"), name="reservation_active"),
+            models.Index(fields=["reference"], name="reservation_reference"),
+            models.Index(fields=["until"], condition=Q(state="active"), name="reservation_until"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_quantity_positive"),
+            models.CheckConstraint(condition=Q(state__in=ReservationState.values), name="reservation_state_known"),
+        ]
