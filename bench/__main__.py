@@ -16,7 +16,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from bench import catalogue_bench, outbox_bench, registry_bench, warehouse_bench  # noqa: E402
+from bench import catalogue_bench, outbox_bench, prescriptions_bench, registry_bench, warehouse_bench  # noqa: E402
 from integrations.sfr import bench as sfr_dbf_bench  # noqa: E402
 
 BENCHMARKS = {
@@ -25,6 +25,7 @@ BENCHMARKS = {
     "registry": registry_bench.run,
     "sfr_dbf": sfr_dbf_bench.run,
     "warehouse": warehouse_bench.run,
+    "prescriptions": prescriptions_bench.run,
 }
 
 

@@ -12,7 +12,9 @@ urlpatterns = [
     path("api/v1/", include("llo.api_urls")),
     path("api/v1/", include("registry.api_urls")),
     path("api/v1/", include("warehouse.api_urls")),
+    path("api/v1/", include("prescriptions.api_urls")),
     path("", include("registry.urls")),
+    path("", include("prescriptions.urls")),
     path("", include("warehouse.urls")),
     path("", include("llo.urls")),
 ]

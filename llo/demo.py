@@ -6,9 +6,9 @@ Idempotent: records are found by their natural keys (organization code, SNILS, u
 and created only when missing; demo passwords and API keys are reset to the printed values.
 """
 
+import base64
 import hashlib
 import hmac
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -112,6 +112,10 @@ USERS = [
     ("analyst", Role.MINISTRY_ANALYST, "MZ", "Зайцева", "Светлана", "Олеговна", "главный специалист-аналитик"),
     ("minadmin", Role.MINISTRY_ADMIN, "MZ", "Егоров", "Максим", "Валерьевич", "начальник отдела лекарственного обеспечения"),
     ("mis_gp1", Role.MIS_CLIENT, "10002", "", "МИС ГП № 1", "", "интеграция МИС"),
+    ("mis_okb", Role.MIS_CLIENT, "10001", "", "МИС ОКБ", "", "интеграция МИС"),
+    ("mis_gp2", Role.MIS_CLIENT, "10003", "", "МИС ГП № 2", "", "интеграция МИС"),
+    ("mis_dgp", Role.MIS_CLIENT, "10004", "", "МИС ДГП", "", "интеграция МИС"),
+    ("mis_crb", Role.MIS_CLIENT, "10005", "", "МИС Заречной ЦРБ", "", "интеграция МИС"),
     ("sysadmin", Role.SYSTEM_ADMIN, "MZ", "Тихонов", "Кирилл", "Романович", "системный администратор"),
 ]
 
@@ -124,11 +128,12 @@ def demo_api_key(username: str) -> str:
 
 # Apps that build on the core add their part of the demo region here (from their AppConfig.ready()),
 # so that this module never imports them: name -> seeder, run in registration order after the core.
-DEMO_SEEDERS: dict[str, Callable[[], None]] = {}
+DEMO_SEEDERS: dict[str, tuple[int, Callable[[], None]]] = {}
 
 
-def register_demo_seeder(name: str, seeder: Callable[[], None]) -> None:
-    DEMO_SEEDERS[name] = seeder
+def register_demo_seeder(name: str, seeder: Callable[[], None], *, order: int = 100) -> None:
+    """`order`: seeders run lowest first (prescriptions need the stock the warehouse seeds)."""
+    DEMO_SEEDERS[name] = (order, seeder)
 
 
 def seed_demo() -> Credentials:
@@ -136,7 +141,7 @@ def seed_demo() -> Credentials:
 
     credentials = _seed_organizations()
     seed_reference()
-    for seeder in DEMO_SEEDERS.values():
+    for _order, seeder in sorted(DEMO_SEEDERS.values(), key=lambda entry: entry[0]):
         seeder()
     return credentials
 

@@ -1,9 +1,25 @@
 """Reads of the core for pages and the API."""
 
+from functools import cache
+
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from .models import ApiToken, Doctor, Organization, OutboxMessage, OutboxStatus, PharmacyAttachment
+from .models import (
+    ApiToken,
+    Doctor,
+    Organization,
+    OutboxMessage,
+    OutboxStatus,
+    PharmacyAttachment,
+    Region,
+)
+
+
+@cache
+def region_of(region_id: int) -> Region:
+    """A region (code, name) is fixed while the system runs: read once per process on hot paths."""
+    return Region.objects.get(pk=region_id)
 
 
 def current_attachments(*, on=None) -> QuerySet[PharmacyAttachment]:

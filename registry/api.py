@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from llo.api import ErrorSerializer, role_permission
+from llo.api_pagination import Pagination
 from llo.roles import PERSON_READ_ROLES, REGISTER_ADMIN_ROLES, has_role
 
 from . import selectors
@@ -60,17 +61,22 @@ class BeneficiaryLookupApi(APIView):
     permission_classes = [role_permission(PERSON_READ_ROLES)]
 
     @extend_schema(
-        summary="Льготополучатель и его права на сегодня — по СНИЛС, полису ОМС или QR-коду пациента",
+        summary="Льготополучатель и его права на сегодня — по СНИЛС, полису ОМС или QR-коду пациента; "
+                "без параметров — постраничный список тех, кого видит вызывающий (прикреплённые к его МО)",
         parameters=[
             OpenApiParameter("snils", OpenApiTypes.STR, description="СНИЛС: 12345678901 или 123-456-789 01"),
             OpenApiParameter("policy", OpenApiTypes.STR, description="номер полиса ОМС"),
             OpenApiParameter("qr", OpenApiTypes.STR, description="содержимое QR-кода пациента (цифры)"),
+            OpenApiParameter("page", OpenApiTypes.INT, description="страница списка (без snils/policy/qr)"),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
         ],
         responses={200: BeneficiarySerializer, 404: ErrorSerializer, 422: ErrorSerializer},
     )
     def get(self, request):
         given = {name: request.query_params.get(name, "").strip() for name in ("snils", "policy", "qr")}
         given = {name: value for name, value in given.items() if value}
+        if not given:
+            return self._list(request)
         if len(given) != 1:
             raise serializers.ValidationError({"snils": ["Укажите ровно одно: snils, policy или qr"]})
         (method, value), = given.items()
@@ -89,3 +95,23 @@ class BeneficiaryLookupApi(APIView):
         person.nsu_refused_this_year = any(r.refused for r in person.rights_today) if person.rights_today else (
             NsuRefusal.objects.filter(person=person, year=today.year, refused=True).exists())
         return Response(BeneficiarySerializer(person).data)
+
+    def _list(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.persons_for(request.user).order_by("search_name", "pk"),
+                                           request, view=self)
+        return paginator.get_paginated_response(BeneficiaryListSerializer(page, many=True).data)
+
+
+class BeneficiaryListSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    snils = serializers.SerializerMethodField()
+    last_name = serializers.CharField()
+    first_name = serializers.CharField()
+    patronymic = serializers.CharField()
+    birth_date = serializers.DateField()
+    sex = serializers.CharField()
+    oms_policy = serializers.CharField()
+
+    def get_snils(self, person) -> str | None:
+        return format_snils(person.snils) if person.snils else None

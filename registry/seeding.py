@@ -9,6 +9,7 @@ every program) and by the tests.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,6 +27,8 @@ from .sfr_services import sfr_import_apply
 from .synthetic import Region
 
 FEDERAL_SHARE = 0.8
+# what higher apps add to a synthetic region (`seed_region --<name> N`): name -> (seeder(N) -> written, help)
+HISTORY_SEEDERS: dict[str, tuple[Callable[[int], int], str]] = {}
 # regional program, category, diagnoses to pick from (None: by category), share of regional persons
 REGIONAL_MIX = (
     ("REG-CAT", "701", None, 0.22),
@@ -50,7 +53,12 @@ class Summary:
 def write_register_files(region: Region, count: int, directory: Path) -> tuple[Path, Path]:
     """The federal register of `count` persons as the Social Fund's DBF pair, in one pass over the
     generator: benefits wait in a scratch file while the persons' file is written."""
-    from integrations.sfr.dbf import PERSONS_LAYOUT, RIGHT_FIELDS, RIGHTS_LAYOUT, write_dbf  # the file format
+    from integrations.sfr.dbf import (  # the file format
+        PERSONS_LAYOUT,
+        RIGHT_FIELDS,
+        RIGHTS_LAYOUT,
+        write_dbf,
+    )
 
     directory.mkdir(parents=True, exist_ok=True)
     persons_path, rights_path = directory / "C_REGO.DBF", directory / "C_REGL.DBF"

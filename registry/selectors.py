@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core.exceptions import ValidationError
@@ -22,10 +22,18 @@ from django.db.models.functions import Concat, StrIndex
 from django.utils import timezone
 
 from llo.errors import ConflictError, ValidationFailed
-from llo.models import BenefitCategory, Diagnosis, Program, ProgramKind
+from llo.models import BenefitCategory, Diagnosis, NsiBenefitCategory, Program, ProgramKind
 from llo.roles import MO_ROLES, PERSON_READ_ROLES, REGISTER_ADMIN_ROLES, has_role
 
-from .models import BenefitRight, InclusionRequest, NsuRefusal, Person, RegisterEntry, SfrImport, SfrReject
+from .models import (
+    BenefitRight,
+    InclusionRequest,
+    NsuRefusal,
+    Person,
+    RegisterEntry,
+    SfrImport,
+    SfrReject,
+)
 from .snils import validate_snils
 
 _SPACES = re.compile(r"\s+")
@@ -129,12 +137,13 @@ def search_by_name(persons: QuerySet[Person], query: NameQuery, *, limit: int = 
     return list(similar[:limit]), True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rights_on_sql() -> tuple[str, tuple]:
-    """The statement of `rights_on` with every column of the right, its program, category and
-    diagnosis — built once: on this hot path (prescribing, the pharmacy desk, the API) compiling
+    """The statement of `rights_on` with every column of the right, its program, category (with
+    its NSI entry) and diagnosis — built once: on this hot path (prescribing, the pharmacy desk, the API) compiling
     the equivalent queryset took longer than running it."""
-    parts = ((BenefitRight, "r"), (Program, "p"), (BenefitCategory, "c"), (Diagnosis, "d"))
+    parts = ((BenefitRight, "r"), (Program, "p"), (BenefitCategory, "c"), (Diagnosis, "d"),
+             (NsiBenefitCategory, "n"))
     columns = ", ".join(f"{alias}.{f.column}" for model, alias in parts for f in model._meta.concrete_fields)
     sql = (
         f"SELECT {columns}, EXISTS (SELECT 1 FROM {NsuRefusal._meta.db_table} n WHERE n.person_id = r.person_id "
@@ -142,6 +151,7 @@ def _rights_on_sql() -> tuple[str, tuple]:
         f"JOIN {Program._meta.db_table} p ON p.id = r.program_id "
         f"JOIN {BenefitCategory._meta.db_table} c ON c.id = r.category_id "
         f"LEFT JOIN {Diagnosis._meta.db_table} d ON d.id = r.diagnosis_id "
+        f"LEFT JOIN {NsiBenefitCategory._meta.db_table} n ON n.id = c.nsi_category_id "
         "WHERE r.person_id = %(person)s AND r.valid_from <= %(day)s AND (r.valid_to IS NULL OR r.valid_to >= %(day)s) "
         "ORDER BY p.code, c.federal_code, r.valid_from, r.id"
     )
@@ -163,10 +173,11 @@ def rights_on(person: Person, day: date) -> list[BenefitRight]:
         rows = cursor.fetchall()
     rights = []
     for row in rows:
-        right, program, category, diagnosis = (
+        right, program, category, diagnosis, nsi_category = (
             None if row[start] is None else model.from_db(connection.alias, names, row[start:end])
             for model, names, start, end in layout)
         right.program, right.category, right.diagnosis = program, category, diagnosis
+        category.nsi_category = nsi_category
         right.refused = row[-1]
         right.in_force = not (right.refused and program.kind == ProgramKind.ONLP)
         rights.append(right)

@@ -195,6 +195,8 @@ CELERY_BEAT_SCHEDULE = {
     "sfr-sync": {"task": "sfr.sync_scheduled", "schedule": env.float("SFR_SYNC_INTERVAL", default=86400.0)},
     "stock-drift-check": {"task": "warehouse.stock_drift_check",
                           "schedule": env.float("STOCK_DRIFT_CHECK_INTERVAL", default=3600.0)},
+    "prescriptions-expire": {"task": "prescriptions.expire", "schedule": 3600.0},
+    "reservations-expire": {"task": "prescriptions.reservations_expire", "schedule": 60.0},
 }
 
 # Outbox: attempts before a message goes dead, backoff base and cap (seconds),
@@ -246,6 +248,29 @@ SFR_REGION = env("SFR_REGION", default="99")
 SFR_TIMEOUT = env.float("SFR_TIMEOUT", default=60.0)
 SFR_RETRIES = env.int("SFR_RETRIES", default=3)
 SFR_PAGE_SIZE = env.int("SFR_PAGE_SIZE", default=1000)
+
+# Prescriptions (docs/prescriptions.md). Numbering patterns, copied into each MO's numerator for a
+# year: {region} region code, {yy}/{yyyy} year, {mo} MO code, {program} program code, {method} how
+# it was written (1 system, 2 MIS, 3 by hand), {seq:0Nd} the sequence. Validity days by rule.
+PRESCRIPTION_SERIES_PATTERN = env("PRESCRIPTION_SERIES_PATTERN", default="{region}{yy}")
+PRESCRIPTION_NUMBER_PATTERN = env("PRESCRIPTION_NUMBER_PATTERN", default="{mo}{method}{seq:06d}")
+PRESCRIPTION_MAX_PACKS = env.int("PRESCRIPTION_MAX_PACKS", default=12)
+PRESCRIPTION_MAX_RESERVE_DAYS = env.int("PRESCRIPTION_MAX_RESERVE_DAYS", default=10)
+# Benefit categories (federal codes) whose holders may get 90-day prescriptions besides group I
+# disabled, disabled children, pensioners by age and chronic (disease-program) patients.
+PRESCRIPTION_LONG_VALIDITY_CATEGORIES = env.list("PRESCRIPTION_LONG_VALIDITY_CATEGORIES", default=[])
+
+# СЭМД kind 37 (docs/semd.md). Document ids are `<MO OID>.100.<SEMD_SYSTEM_NUMBER>.51` etc.: the MO's
+# ФРМО OID, or SEMD_OID_ROOT (the OID of the organization running the system; the default is a demo
+# value) for an MO without one; SEMD_SYSTEM_NUMBER is «номер МИС.номер экземпляра» registered in EGISZ.
+# SEMD_SCHEMA_DIR holds the official XSD packages (<dir>/37-ed4/CDA.xsd), used by tests and checks only.
+SEMD_OID_ROOT = env("SEMD_OID_ROOT", default="1.2.643.5.1.13.13.12.2.99.99999")
+SEMD_SYSTEM_NUMBER = env("SEMD_SYSTEM_NUMBER", default="1.1")
+SEMD_SCHEMA_DIR = env.path("SEMD_SCHEMA_DIR", default=str(BASE_DIR.parent / "shared" / "reference" / "semd"))
+# The doctors' signatures (docs/signature.md): the signer class (dotted path), and for the demo signer
+# the file of its demo CA (key and certificate), shared by every process that signs or verifies.
+PRESCRIPTION_SIGNER = env("PRESCRIPTION_SIGNER", default="prescriptions.signing.DemoSigner")
+PRESCRIPTION_DEMO_CA_FILE = env.path("PRESCRIPTION_DEMO_CA_FILE", default=str(VAR_DIR / "signing" / "demo-ca.pem"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -91,6 +91,10 @@ class Organization(models.Model):
     def legal_entity_id(self) -> int:
         return self.parent_id if self.is_unit else self.pk
 
+    @property
+    def legal_entity(self) -> "Organization":
+        return self.parent if self.is_unit else self
+
 
 @tracked()
 class PharmacyAttachment(models.Model):

@@ -29,7 +29,8 @@ def organization(kind: str, *, parent: Organization | None = None, region: Regio
         "inn": inn10_complete(f"9800{n:05d}"),
     }
     return services.organization_create(
-        region=region, kind=kind, parent=parent, code=extra.pop("code", f"T{n:05d}"),
+        region=region, kind=kind, parent=parent,
+        code=extra.pop("code", f"{90000 + n}" if kind == K.MEDICAL_ORG else f"T{n:05d}"),  # MO codes: 5 digits
         name=extra.pop("name", f"Тестовая организация {n}"), **ids, **extra,
     )
 
@@ -45,7 +46,7 @@ def user(role: str, org: Organization, *, username: str | None = None, password:
 def doctor(org: Organization, **extra):
     n = next(_seq)
     return services.doctor_create(
-        organization=org, last_name="Врачова", first_name="Анна", snils=snils_complete(f"{n + 200:03d}111222"),
+        organization=org, last_name="Врачова", first_name="Анна", snils=snils_complete(f"{300000000 + n:09d}"),
         code=f"D{n:04d}", position="врач-терапевт", may_prescribe_subsidized=True,
         employed_from=date(2020, 1, 1), **extra,
     )

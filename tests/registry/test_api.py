@@ -60,11 +60,10 @@ def test_a_pharmacy_finds_the_patient_by_the_qr_code(client, beneficiary, point)
     assert client.get("/api/v1/beneficiaries/", {"qr": forged}).json()["code"] == "patient_token.forged"
 
 
-@pytest.mark.parametrize("params, field", [({}, "snils"), ({"snils": "1", "policy": "2"}, "snils")])
-def test_exactly_one_identifier(client, beneficiary, mo, params, field):
+def test_at_most_one_identifier(client, beneficiary, mo):
     _user, _token, key = f.mis_client(mo)
-    response = get(client, key, **params)
-    assert response.status_code == 422 and field in response.json()["details"]
+    response = get(client, key, snils="1", policy="2")
+    assert response.status_code == 422 and "snils" in response.json()["details"]
 
 
 def test_a_bad_snils_is_refused_and_an_unknown_one_is_404(client, beneficiary, mo):
@@ -95,3 +94,17 @@ def test_the_look_up_takes_a_fixed_number_of_queries(client, beneficiary, mo, dj
     _user, _token, key = f.mis_client(mo)
     with django_assert_max_num_queries(7):  # token (+ its last use), person, rights, refusal, log
         assert get(client, key, snils=beneficiary.snils).status_code == 200
+
+
+def test_without_an_identifier_the_list_is_what_the_caller_may_browse(client, beneficiary, mo, other_mo, pharmacist):
+    elsewhere = person(attached_mo=other_mo)
+    _user, _token, key = f.mis_client(mo)
+    body = client.get("/api/v1/beneficiaries/", HTTP_AUTHORIZATION=f"Token {key}").json()
+    assert [row["id"] for row in body["results"]] == [beneficiary.pk]
+    assert body["count"] == 1 and "rights" not in body["results"][0]
+    _user, _token, other_key = f.mis_client(other_mo)
+    body = client.get("/api/v1/beneficiaries/", {"page_size": 1}, HTTP_AUTHORIZATION=f"Token {other_key}").json()
+    assert [row["id"] for row in body["results"]] == [elsewhere.pk]
+    client.force_login(pharmacist)  # a pharmacy finds people by exact identifiers only
+    assert client.get("/api/v1/beneficiaries/").json()["results"] == []
+    assert not PersonLookup.objects.exists()  # browsing one's own patients is not a look-up

@@ -29,6 +29,7 @@ from registry.services import (
 )
 from registry.sfr_services import sfr_import_apply, sfr_import_start
 from registry.synthetic import Region
+from tests.concurrency import at_once
 from tests.llo import factories as f
 from tests.registry.factories import person
 
@@ -36,30 +37,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-def at_once(*calls, timeout: float = 60) -> list:
-    """Run each call in a thread of its own (so a connection of its own), all released together;
-    what each returned or raised, in the order given."""
-    start = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(n, call):
-        try:
-            start.wait(10)
-            results[n] = call()
-        except Exception as exc:  # noqa: BLE001 — the test inspects what each side got
-            results[n] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a writer hangs (deadlock?)"
-    return results
-
 
 def in_thread(call, results: dict, key: str) -> threading.Thread:
     def run():

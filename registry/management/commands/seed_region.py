@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from llo.models import Region
-from registry.seeding import seed_region
+from registry.seeding import HISTORY_SEEDERS, seed_region
 
 
 class Command(BaseCommand):
@@ -16,6 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, default=None, help="where to write C_REGO.DBF and C_REGL.DBF")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--region", default="99", help="the region's code (its MOs get the patients)")
+        for name, (_, help_text) in HISTORY_SEEDERS.items():
+            parser.add_argument(f"--{name}", type=int, default=0, help=help_text)
 
     def handle(self, *args, beneficiaries, out, seed, region, **options):
         if not settings.LLO_ALLOW_DEMO:
@@ -29,3 +31,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Граждан: {summary.federal + summary.regional} (федеральный регистр {summary.federal}, региональные "
             f"{summary.regional}); прав: {summary.rights}. Файлы: {summary.files[0]}, {summary.files[1]}"))
+        for name, (seeder, _) in HISTORY_SEEDERS.items():
+            if options.get(name):
+                self.stdout.write(self.style.SUCCESS(f"{name}: {seeder(options[name])}"))
