@@ -17,19 +17,15 @@ from llo.access import get_for
 from llo.api import ErrorSerializer, role_permission
 from llo.errors import ValidationFailed
 from llo.models import (
-    Diagnosis,
     Organization,
     OrganizationKind,
-    Package,
-    Program,
     Role,
-    StandardizedDrug,
 )
-from registry.selectors import find_by_snils, parse_snils
+from registry.selectors import parse_snils
 from registry.services import lookup_log
 from registry.snils import format_snils
 
-from . import print_form, selectors, services
+from . import lookups, page_selectors, print_form, selectors, services
 from .models import PrintMethod, Status, Urgency
 from .roles import READ_ROLES, WRITE_ROLES
 
@@ -131,50 +127,44 @@ def _refuse(code: str, message: str, field: str) -> ValidationFailed:
 def _draft(user, data: dict):
     """Resolve the request's identifiers to records the caller may use; the rules check the rest."""
     try:
-        person = find_by_snils(data["beneficiary_snils"])
+        snils = parse_snils(data["beneficiary_snils"])
     except ValidationFailed as exc:
         raise _refuse("beneficiary.invalid_snils", exc.message, "beneficiary_snils") from None
-    if person is None:
-        raise _refuse("beneficiary.not_found", "Пациент с таким СНИЛС не найден в регистре: проверьте СНИЛС или "
-                      "подайте заявку на включение", "beneficiary_snils")
-    program = Program.objects.filter(code=data["program"].strip().upper()).first()
-    if program is None:
-        raise _refuse("program.not_found", f"Программа «{data['program']}» не найдена", "program")
-    package = None
-    if data.get("package"):
-        package = Package.objects.select_related("trade_name").filter(pk=data["package"]).first()
-        if package is None:
-            raise _refuse("package.not_found", "Упаковка не найдена в каталоге", "package")
-    drug_id = data.get("drug") or package.trade_name.drug_id
-    drug = StandardizedDrug.objects.select_related("inn", "route").filter(pk=drug_id).first()
-    if drug is None:
-        raise _refuse("drug.not_found", "Препарат не найден в каталоге", "drug")
-    diagnosis = Diagnosis.objects.filter(code=data["icd10"].strip().upper()).order_by("-valid_from", "pk").first()
-    if diagnosis is None:
-        raise _refuse("diagnosis.not_found", f"Код МКБ-10 «{data['icd10']}» не найден", "icd10")
-    doctor = _doctor(user, data.get("doctor"))
-    return person, services.draft_for(
-        organization=user.organization.legal_entity, doctor=doctor, person=person, program=program, drug=drug,
-        package=package, vk_protocol=data.get("vk_protocol", ""), diagnosis=diagnosis, dosage=data["dosage"],
-        quantity=data["quantity"], signa=data["signa"], validity_days=data.get("validity_days"),
-        urgency=data.get("urgency", ""))
-
-
-def _doctor(user, doctor_id: int | None):
-    own = selectors.doctor_of(user) if user.role == Role.DOCTOR else None
-    if user.role == Role.DOCTOR:
-        if own is None:
-            raise _refuse("doctor.no_record", "Ваша учётная запись не связана с записью врача ФРМР: обратитесь к "
-                          "администратору", "doctor")
-        if doctor_id and doctor_id != own.pk:
-            raise _refuse("doctor.not_self", "Врач выписывает рецепты только от своего имени", "doctor")
-        return own
-    if not doctor_id:
+    is_doctor = user.role == Role.DOCTOR
+    if not is_doctor and not data.get("doctor"):
         raise _refuse("doctor.required", "Укажите врача (doctor): id из GET /api/v1/staff/?role=doctor", "doctor")
-    doctor = selectors.doctors_for(user).select_related("subdivision").filter(pk=doctor_id).first()
-    if doctor is None:
+    mo = user.organization.legal_entity
+    named = lookups.resolve(
+        snils=snils, program=data["program"].strip().upper(), drug=data.get("drug"), package=data.get("package"),
+        icd10=data["icd10"].strip().upper(), mo_id=mo.pk, doctor=None if is_doctor else data["doctor"],
+        user_id=user.pk)
+    for found, code, message, field in (
+        (named.person, "beneficiary.not_found", "Пациент с таким СНИЛС не найден в регистре: проверьте СНИЛС или "
+         "подайте заявку на включение", "beneficiary_snils"),
+        (named.program, "program.not_found", f"Программа «{data['program']}» не найдена", "program"),
+        (named.package or not data.get("package"), "package.not_found", "Упаковка не найдена в каталоге", "package"),
+        (named.drug, "drug.not_found", "Препарат не найден в каталоге", "drug"),
+        (named.diagnosis, "diagnosis.not_found", f"Код МКБ-10 «{data['icd10']}» не найден", "icd10"),
+    ):
+        if not found:
+            raise _refuse(code, message, field)
+    return named.person, services.draft_for(
+        organization=mo, doctor=_doctor(named.doctor, is_doctor, data.get("doctor")), person=named.person,
+        program=named.program, drug=named.drug, package=named.package, vk_protocol=data.get("vk_protocol", ""),
+        diagnosis=named.diagnosis, dosage=data["dosage"], quantity=data["quantity"], signa=data["signa"],
+        validity_days=data.get("validity_days"), urgency=data.get("urgency", ""))
+
+
+def _doctor(found, is_doctor: bool, asked: int | None):
+    """A doctor writes in their own name; a MIS names one of its MO's doctors."""
+    if is_doctor and found is None:
+        raise _refuse("doctor.no_record", "Ваша учётная запись не связана с записью врача ФРМР вашей МО: "
+                      "обратитесь к администратору", "doctor")
+    if is_doctor and asked and asked != found.pk:
+        raise _refuse("doctor.not_self", "Врач выписывает рецепты только от своего имени", "doctor")
+    if found is None:
         raise _refuse("doctor.not_found", "Врач не найден среди врачей вашей МО", "doctor")
-    return doctor
+    return found
 
 
 def _reservation(data: dict) -> services.Reservation | None:
@@ -268,20 +258,19 @@ class ListPagination:
     """Page-number pagination without COUNT(*) over millions of rows: `next` is given when a
     further row exists."""
 
-    page_size, max_page_size = 50, 500
+    page_size, max_page_size = page_selectors.PAGE_SIZE, 500
 
     def paginate_queryset(self, qs, request, view=None):
         params = PageQuery(data=request.query_params)
         params.is_valid(raise_exception=True)
-        self.page, size = params.validated_data["page"], params.validated_data["page_size"]
         self.request = request
-        rows = list(qs[(self.page - 1) * size:self.page * size + 1])
-        self.has_next = len(rows) > size
-        return rows[:size]
+        self.page = page_selectors.list_page(qs, number=params.validated_data["page"],
+                                             size=params.validated_data["page_size"])
+        return self.page.rows
 
     def get_paginated_response(self, data):
         url = self.request.build_absolute_uri()
-        following = replace_query_param(url, "page", self.page + 1) if self.has_next else None
+        following = replace_query_param(url, "page", self.page.number + 1) if self.page.has_next else None
         return Response({"next": following, "results": data})
 
 

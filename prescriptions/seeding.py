@@ -14,8 +14,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from llo.audit import audit_context
-from llo.bulk_audit import history_in_bulk, history_of_rows_after
+from llo.bulk_audit import checks_and_indexes_rebuilt, history_in_bulk, history_of_rows_after
 from llo.models import Region
+
+from .models import Prescription
 
 BATCH = 1_000_000
 _INSERT = """
@@ -54,24 +56,35 @@ FROM rows, doctors, persons, drugs, program, category, diagnosis, writer
 
 
 def seed_prescription_history(count: int) -> int:
-    """Add `count` past prescriptions (after any made before); returns how many were written."""
+    """Add `count` past prescriptions (after any made before); returns how many were written. Into
+    an empty table they go in one transaction with its indexes and constraints rebuilt after."""
     year = timezone.localdate().year
     region = Region.objects.order_by("pk").values_list("code", flat=True).first() or "99"
     with connection.cursor() as cursor:
         cursor.execute("SELECT coalesce(max(substr(number, 2)::bigint), 0) FROM prescriptions_prescription "
                        "WHERE number LIKE '9%%' AND length(number) = 12")
-        start = cursor.fetchone()[0] + 1
-    written = 0
-    for first in range(start, start + count, BATCH):
-        last = min(first + BATCH, start + count) - 1
-        with transaction.atomic(), audit_context(source="seed_region"), connection.cursor() as cursor:
-            cursor.execute("SELECT coalesce(max(id), 0) FROM prescriptions_prescription")
-            after = cursor.fetchone()[0]
-            with history_in_bulk(cursor):
-                cursor.execute(_INSERT, {"first": first, "last": last, "year": year, "region": region})
-                written += cursor.rowcount
-                cursor.execute(history_of_rows_after("prescriptions_prescription", "insert"), {"after_id": after})
+        (last,) = cursor.fetchone()
+    empty = not Prescription.objects.exists()
+    batches = [(first, min(first + BATCH, last + 1 + count) - 1) for first in range(last + 1, last + 1 + count, BATCH)]
+    if empty:
+        with transaction.atomic(), connection.cursor() as cursor, \
+                checks_and_indexes_rebuilt(cursor, ["prescriptions_prescription"]):
+            written = _insert(batches, year=year, region=region)
+    else:
+        written = sum(_insert([batch], year=year, region=region) for batch in batches)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE prescriptions_prescription")
     return written
 
+
+def _insert(batches: list[tuple[int, int]], *, year: int, region: str) -> int:
+    written = 0
+    with transaction.atomic(), audit_context(source="seed_region"), connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM prescriptions_prescription")
+        after = cursor.fetchone()[0]
+        with history_in_bulk(cursor):
+            for first, last in batches:
+                cursor.execute(_INSERT, {"first": first, "last": last, "year": year, "region": region})
+                written += cursor.rowcount
+            cursor.execute(history_of_rows_after("prescriptions_prescription", "insert"), {"after_id": after})
+    return written

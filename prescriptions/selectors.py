@@ -9,7 +9,7 @@ from datetime import date
 from django.db.models import Q, QuerySet
 
 from llo.access import get_for
-from llo.models import Doctor, Organization, Package, ProgramDrug, StandardizedDrug
+from llo.models import Doctor, Organization, Package, ProgramDrug, Role, StandardizedDrug
 from llo.roles import has_role
 from llo.selectors import current_attachments
 from registry.snils import validate_snils
@@ -44,7 +44,7 @@ def prescription_by_number(user, *, series: str, number: str) -> Prescription | 
     any prescription of the region this way (a patient goes to any pharmacy)."""
     if not has_role(user, LOOKUP_ROLES):
         return None
-    qs = prescriptions_for(user) if not has_role(user, {"pharmacist"}) else _base().filter(
+    qs = prescriptions_for(user) if not has_role(user, {Role.PHARMACIST}) else _base().filter(
         organization__region_id=user.organization.region_id)
     return qs.filter(series=series.strip().upper(), number=number.strip()).first()
 

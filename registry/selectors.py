@@ -21,6 +21,7 @@ from django.db.models import F, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Concat, StrIndex
 from django.utils import timezone
 
+from llo import prebuilt
 from llo.errors import ConflictError, ValidationFailed
 from llo.models import BenefitCategory, Diagnosis, NsiBenefitCategory, Program, ProgramKind
 from llo.roles import MO_ROLES, PERSON_READ_ROLES, REGISTER_ADMIN_ROLES, has_role
@@ -137,17 +138,19 @@ def search_by_name(persons: QuerySet[Person], query: NameQuery, *, limit: int = 
     return list(similar[:limit]), True
 
 
+_RIGHTS = prebuilt.layout((BenefitRight, "r"), (Program, "p"), (BenefitCategory, "c"), (Diagnosis, "d"),
+                          (NsiBenefitCategory, "n"))
+
+
 @cache
-def _rights_on_sql() -> tuple[str, tuple]:
+def _rights_on_sql() -> str:
     """The statement of `rights_on` with every column of the right, its program, category (with
-    its NSI entry) and diagnosis — built once: on this hot path (prescribing, the pharmacy desk, the API) compiling
-    the equivalent queryset took longer than running it."""
-    parts = ((BenefitRight, "r"), (Program, "p"), (BenefitCategory, "c"), (Diagnosis, "d"),
-             (NsiBenefitCategory, "n"))
-    columns = ", ".join(f"{alias}.{f.column}" for model, alias in parts for f in model._meta.concrete_fields)
-    sql = (
-        f"SELECT {columns}, EXISTS (SELECT 1 FROM {NsuRefusal._meta.db_table} n WHERE n.person_id = r.person_id "
-        f"AND n.year = %(year)s AND n.refused) FROM {BenefitRight._meta.db_table} r "
+    its NSI entry) and diagnosis — built once: on this hot path (prescribing, the pharmacy desk,
+    the API) compiling the equivalent queryset took longer than running it."""
+    return (
+        f"SELECT {_RIGHTS.columns}, EXISTS (SELECT 1 FROM {NsuRefusal._meta.db_table} x "
+        "WHERE x.person_id = r.person_id AND x.year = %(year)s AND x.refused) "
+        f"FROM {BenefitRight._meta.db_table} r "
         f"JOIN {Program._meta.db_table} p ON p.id = r.program_id "
         f"JOIN {BenefitCategory._meta.db_table} c ON c.id = r.category_id "
         f"LEFT JOIN {Diagnosis._meta.db_table} d ON d.id = r.diagnosis_id "
@@ -155,31 +158,19 @@ def _rights_on_sql() -> tuple[str, tuple]:
         "WHERE r.person_id = %(person)s AND r.valid_from <= %(day)s AND (r.valid_to IS NULL OR r.valid_to >= %(day)s) "
         "ORDER BY p.code, c.federal_code, r.valid_from, r.id"
     )
-    layout, start = [], 0
-    for model, _ in parts:
-        names = [f.attname for f in model._meta.concrete_fields]
-        layout.append((model, names, start, start + len(names)))
-        start += len(names)
-    return sql, tuple(layout)
 
 
 def rights_on(person: Person, day: date) -> list[BenefitRight]:
     """The person's rights in force on `day`, in one query, each with its program, category and
     diagnosis, and annotated with `refused` (the person refused the drug part of НСУ for that
     year) and `in_force` (false for ОНЛП rights so refused)."""
-    sql, layout = _rights_on_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"person": person.pk, "day": day, "year": day.year})
-        rows = cursor.fetchall()
     rights = []
-    for row in rows:
-        right, program, category, diagnosis, nsi_category = (
-            None if row[start] is None else model.from_db(connection.alias, names, row[start:end])
-            for model, names, start, end in layout)
+    for right, program, category, diagnosis, nsi_category, refused in prebuilt.fetch(
+            _rights_on_sql(), {"person": person.pk, "day": day, "year": day.year}, _RIGHTS):
         right.program, right.category, right.diagnosis = program, category, diagnosis
         category.nsi_category = nsi_category
-        right.refused = row[-1]
-        right.in_force = not (right.refused and program.kind == ProgramKind.ONLP)
+        right.refused = refused
+        right.in_force = not (refused and program.kind == ProgramKind.ONLP)
         rights.append(right)
     return rights
 

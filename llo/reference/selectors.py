@@ -100,8 +100,17 @@ def programs_with_rows(*, on: date) -> list[Program]:
     return list(Program.objects.valid_on(on).order_by("code").prefetch_related(*_rows_prefetch(on)))
 
 
+_COVERS_DRUG = """
+    SELECT EXISTS (SELECT 1 FROM llo_programdrug WHERE program_id = %(program)s AND drug_id = %(drug)s
+                   AND valid_from <= %(on)s AND (valid_to IS NULL OR valid_to >= %(on)s))
+"""
+
+
 def program_covers_drug(program: Program, drug: StandardizedDrug, *, on: date) -> bool:
-    return ProgramDrug.objects.valid_on(on).filter(program=program, drug=drug).exists()
+    """Is the drug on the program's list on `on` (raw SQL: asked on every prescription issued)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_COVERS_DRUG, {"program": program.pk, "drug": drug.pk, "on": on})
+        return cursor.fetchone()[0]
 
 
 def program_covers_category(program: Program, category: BenefitCategory, *, on: date) -> bool:

@@ -227,4 +227,4 @@ def test_an_issue_costs_a_fixed_number_of_queries(client, mis, body, issue, djan
         assert post(client, key, body, HTTP_IDEMPOTENCY_KEY="k-1").status_code == 201
 
 
-QUERIES_PER_ISSUE = 14
+QUERIES_PER_ISSUE = 10
