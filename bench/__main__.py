@@ -16,7 +16,9 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from bench import catalogue_bench, outbox_bench, prescriptions_bench, registry_bench, warehouse_bench  # noqa: E402
+from bench import (  # noqa: E402
+    catalogue_bench, outbox_bench, pharmacy_bench, prescriptions_bench, registry_bench, warehouse_bench,
+)
 from integrations.sfr import bench as sfr_dbf_bench  # noqa: E402
 
 BENCHMARKS = {
@@ -26,6 +28,7 @@ BENCHMARKS = {
     "sfr_dbf": sfr_dbf_bench.run,
     "warehouse": warehouse_bench.run,
     "prescriptions": prescriptions_bench.run,
+    "pharmacy": pharmacy_bench.run,
 }
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("registry.api_urls")),
     path("api/v1/", include("warehouse.api_urls")),
     path("api/v1/", include("prescriptions.api_urls")),
+    path("api/v1/", include("pharmacy.api_urls")),
     path("", include("registry.urls")),
     path("", include("prescriptions.urls")),
     path("", include("warehouse.urls")),

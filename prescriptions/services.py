@@ -178,12 +178,12 @@ def prescriptions_expire(*, today: date) -> int:
 
 
 def reservations_expire(*, now: datetime) -> int:
-    """Reservations whose time ran out return their packs; their prescriptions are issued again."""
+    """Reservations whose time ran out return their packs; their prescriptions are issued again.
+    The prescription moves first, then the hold — the order dispensing and cancelling take them."""
     count = 0
     for reference in reservations.reservations_due(now=now):
         series, number = reference.removeprefix("RX-").split("-", 1)
         with transaction.atomic():
-            reservations.reservation_close(reference=reference, state=ReservationState.EXPIRED)
             rx = Prescription.objects.filter(series=series, number=number, status=Status.RESERVED).first()
             if rx is not None:
                 try:
@@ -191,6 +191,7 @@ def reservations_expire(*, now: datetime) -> int:
                                             reserved_at=None, reserved_until=None)
                 except StatusConflict:
                     pass
+            reservations.reservation_close(reference=reference, state=ReservationState.EXPIRED)
         count += 1
     return count
 
