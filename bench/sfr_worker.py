@@ -40,13 +40,15 @@ def main(persons: str, rights: str, file_date: str) -> None:
     if os.environ.get("BENCH_TRACE"):
         for seconds, sql in sorted(statements, reverse=True)[:15]:
             print(f"{seconds:8.2f} s  {sql}", file=sys.stderr)
-        print(f"{sum(s for s, _ in statements):8.2f} s  all statements; the rest is reading and checking records",
-              file=sys.stderr)
+        print(f"{sum(s for s, _ in statements):8.2f} s  all statements; the rest is reading, checking and "
+              "COPYing records", file=sys.stderr)
     print(json.dumps({
         "seconds": time.perf_counter() - started, "persons_read": run.persons_read, "rights_read": run.rights_read,
         "persons_added": run.persons_added, "persons_changed": run.persons_changed, "rights_added": run.rights_added,
         "rights_changed": run.rights_changed, "rights_closed": run.rights_closed, "rejected": run.rejected,
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # the process that parses the benefits meanwhile (registry/sfr_stage.py)
+        "parser_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }))
 
 

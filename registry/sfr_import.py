@@ -2,10 +2,12 @@
 content from the delta service) into the region's register.
 
 Records are parsed once, in a stream, and written with COPY into two staging tables — rejected
-records too, with their reason. Set-based statements then reject what only the whole file can
-tell (a SNILS twice, an unknown category, a benefit without its person) and merge: persons by
+records too, with their reason (`sfr_stage`: the benefits are parsed in a process of their own
+while this one stages and merges the persons). Set-based statements then reject what only the whole
+file can tell (a SNILS twice, a benefit twice, a benefit without its person) and merge: persons by
 SNILS, the federal register entries, the НСУ choice of the year, and rights by their key in the
-register (SNILS, category, start). Rights the register no longer lists are closed the day before
+register (SNILS, category, start) — one join each tells what is new, what changed and what did
+not, and only the first two are written. Rights the register no longer lists are closed the day before
 the file's date; so are register entries of persons it no longer lists (a full snapshot) or
 excludes (a delta). Persons with a rejected record keep their rights: a typo in a file must not
 cost anyone their drugs. Everything runs in the caller's transaction; a re-run of the same file
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -28,29 +30,9 @@ from llo.errors import ValidationFailed
 from llo.models import BenefitCategory, Program
 
 from . import sfr_records as rec
+from . import sfr_stage as stage
 from .models import Person
 
-PROGRESS_EVERY = 20000
-PERSON_STAGE = """
-    CREATE TEMP TABLE sfr_person_stage (
-        row_no integer NOT NULL, action text NOT NULL, snils text, reject text,
-        last_name text, first_name text, patronymic text, sex text, birth_date date, oms_policy text,
-        document_type text, document_number text, address text, region_code text, is_out_of_town boolean,
-        included_on date, excluded_on date, nsu_refused boolean, nsu_year integer
-    ) ON COMMIT DROP
-"""
-RIGHT_STAGE = """
-    CREATE TEMP TABLE sfr_right_stage (
-        row_no integer NOT NULL, snils text, reject text,
-        category text, document_name text, document_number text, valid_from date, valid_to date,
-        disability_group text, category_id bigint, external_key text
-    ) ON COMMIT DROP
-"""
-PERSON_COLUMNS = ("row_no", "action", "snils", "reject", "last_name", "first_name", "patronymic", "sex", "birth_date",
-                  "oms_policy", "document_type", "document_number", "address", "region_code", "is_out_of_town",
-                  "included_on", "excluded_on", "nsu_refused", "nsu_year")
-RIGHT_COLUMNS = ("row_no", "snils", "reject", "category", "category_id", "document_name", "document_number",
-                 "valid_from", "valid_to", "disability_group", "external_key")
 PERSON_DATA = ("last_name", "first_name", "patronymic", "birth_date", "sex", "oms_policy", "document_type",
                "document_number", "address", "region_code", "is_out_of_town")
 RIGHT_DATA = ("valid_to", "document_name", "document_number", "disability_group")
@@ -64,60 +46,58 @@ class Outcome:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _copy_persons(cursor, persons, parser: rec.Parser, on_progress) -> int:
-    count = 0
-    empty = (None,) * (len(PERSON_COLUMNS) - 4)
-    with cursor.copy(f"COPY sfr_person_stage ({', '.join(PERSON_COLUMNS)}) FROM STDIN") as copy:
-        write = copy.write_row
-        for row_no, raw in persons:
-            count += 1
-            action = raw.get("_action", "upsert")
-            try:
-                ss = rec.snils(raw.get("SS", ""))
-            except rec.Reject as exc:
-                write((row_no, action, None, str(exc), *empty))
-                continue
-            try:
-                write((row_no, action, ss, None, *parser.person(raw)))
-            except rec.Reject as exc:
-                write((row_no, action, ss, str(exc), *empty))
-            if on_progress and count % PROGRESS_EVERY == 0:
-                on_progress("persons", count)
-    return count
+# A SNILS twice, a benefit twice: the first record stands, the later ones are rejected.
+_SNILS_TWICE = """
+    UPDATE sfr_person_stage s SET reject = 'СНИЛС повторяется в файле (впервые в записи ' || d.first || ')'
+    FROM (SELECT snils, min(row_no) AS first FROM sfr_person_stage WHERE reject IS NULL
+          GROUP BY snils HAVING count(*) > 1) d
+    WHERE s.snils = d.snils AND s.row_no > d.first AND s.reject IS NULL
+"""
+_BENEFIT_TWICE = """
+    UPDATE sfr_right_stage s SET reject = 'льгота повторяется в файле (впервые в записи ' || d.first || ')'
+    FROM (SELECT external_key, min(row_no) AS first FROM sfr_right_stage WHERE reject IS NULL
+          GROUP BY external_key HAVING count(*) > 1) d
+    WHERE s.external_key = d.external_key AND s.row_no > d.first AND s.reject IS NULL
+"""
 
 
-def _copy_rights(cursor, rights, parser: rec.Parser, on_progress) -> int:
-    count = 0
-    empty = (None,) * (len(RIGHT_COLUMNS) - 3)
-    with cursor.copy(f"COPY sfr_right_stage ({', '.join(RIGHT_COLUMNS)}) FROM STDIN") as copy:
-        write = copy.write_row
-        for row_no, raw in rights:
-            count += 1
-            try:
-                ss = rec.snils(raw.get("SS", ""))
-            except rec.Reject as exc:
-                write((row_no, None, str(exc), *empty))
-                continue
-            try:
-                write((row_no, ss, None, *parser.right(raw, ss)))
-            except rec.Reject as exc:
-                write((row_no, ss, str(exc), *empty))
-            if on_progress and count % PROGRESS_EVERY == 0:
-                on_progress("rights", count)
-    return count
+def _listed(alias: str, columns) -> str:
+    return ", ".join(f"{alias}.{c}" for c in columns)
 
 
-_WHOLE_FILE_CHECKS = (
-    # a SNILS twice: the first record stands, the later ones are rejected
-    """UPDATE sfr_person_stage s SET reject = 'СНИЛС повторяется в файле (впервые в записи ' || d.first || ')'
-       FROM (SELECT snils, min(row_no) AS first FROM sfr_person_stage WHERE reject IS NULL
-             GROUP BY snils HAVING count(*) > 1) d
-       WHERE s.snils = d.snils AND s.row_no > d.first AND s.reject IS NULL""",
-    """UPDATE sfr_right_stage s SET reject = 'льгота повторяется в файле (впервые в записи ' || d.first || ')'
-       FROM (SELECT external_key, min(row_no) AS first FROM sfr_right_stage WHERE reject IS NULL
-             GROUP BY external_key HAVING count(*) > 1) d
-       WHERE s.external_key = d.external_key AND s.row_no > d.first AND s.reject IS NULL""",
-)
+# The staged persons (rejected ones too) with the id of their live person, if any, and whether the
+# person's row holds the staged values already: one join, and the update compares only the others.
+_PERSONS = f"""
+    CREATE TEMP TABLE sfr_persons ON COMMIT DROP AS
+    SELECT s.*, p.id AS person_id,
+           p.id IS NOT NULL AND ({_listed('p', PERSON_DATA)}) IS NOT DISTINCT FROM ({_listed('s', PERSON_DATA)})
+           AS unchanged
+    FROM sfr_person_stage s LEFT JOIN registry_person p ON p.snils = s.snils AND p.merged_into_id IS NULL
+"""
+NO_PERSON = "гражданина с этим СНИЛС нет ни в файле граждан, ни в регистре"
+# Every staged benefit (rejected ones too) with its person and the register's right of the same key:
+# one join tells a new right (no right_id), a changed one and an unchanged one; a benefit whose
+# person is unknown is rejected here. For a snapshot the join is full: the register's rights that no
+# valid row lists come out too, with no staged row (row_no is NULL) — the ones to close.
+_RIGHTS = f"""
+    CREATE TEMP TABLE sfr_rights ON COMMIT DROP AS
+    SELECT s.*, r.id AS right_id,
+           r.id IS NOT NULL AND ({_listed('r', RIGHT_DATA)}) IS NOT DISTINCT FROM ({_listed('s', RIGHT_DATA)})
+           AS unchanged
+    FROM (SELECT {_listed('s', [c for c in stage.RIGHT_COLUMNS if c != 'reject'])}, p.id AS person_id,
+                 coalesce(s.reject, CASE WHEN p.id IS NULL THEN '{NO_PERSON}' END) AS reject
+          FROM sfr_right_stage s LEFT JOIN registry_person p ON p.snils = s.snils AND p.merged_into_id IS NULL) s
+    {{join}} JOIN (SELECT id, external_key, {', '.join(RIGHT_DATA)} FROM registry_benefitright
+                 WHERE external_key IS NOT NULL OR source = 'sfr') r
+      ON r.external_key = CASE WHEN s.reject IS NULL THEN s.external_key END
+"""
+# Persons with a rejected record, of their own or of a benefit: their rights stay open.
+_PROTECTED = """
+    CREATE TEMP TABLE sfr_protected ON COMMIT DROP AS
+    SELECT person_id FROM sfr_persons WHERE reject IS NOT NULL AND person_id IS NOT NULL
+    UNION SELECT person_id FROM sfr_rights WHERE reject IS NOT NULL AND person_id IS NOT NULL
+"""
+
 
 def _insert(cursor, statement: str, table: str, params: dict, *, first_load: bool) -> int:
     """An INSERT with its history rows; returns the number of rows inserted. On the first load the
@@ -144,26 +124,17 @@ def _merge_persons(cursor, params, counts, *, first_load: bool) -> None:
         f"WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM registry_person p "
         f"WHERE p.snils = s.snils AND p.merged_into_id IS NULL){conflict}",
         "registry_person", params, first_load=first_load)
+    cursor.execute(_PERSONS)
+    cursor.execute("ANALYZE sfr_persons")  # how few rows differ: the planner hashes them, not the register
     counts["persons_changed"] = 0
     if not first_load:
         data = ", ".join(f"{c} = s.{c}" for c in PERSON_DATA)
         cursor.execute(noting(
-            f"UPDATE registry_person t SET {data}, updated_at = now() FROM sfr_person_stage s "
-            f"WHERE s.reject IS NULL AND t.snils = s.snils AND t.merged_into_id IS NULL AND "
-            f"({', '.join('t.' + c for c in PERSON_DATA)}) IS DISTINCT FROM "
-            f"({', '.join('s.' + c for c in PERSON_DATA)})",
+            f"UPDATE registry_person t SET {data}, updated_at = now() FROM sfr_persons s "
+            f"WHERE s.reject IS NULL AND NOT s.unchanged AND t.id = s.person_id AND t.merged_into_id IS NULL "
+            f"AND ({_listed('t', PERSON_DATA)}) IS DISTINCT FROM ({_listed('s', PERSON_DATA)})",
             "registry_person", "update"), params)
         counts["persons_changed"] = cursor.rowcount
-    _with_person_ids(cursor, "sfr_person_stage", "sfr_persons")
-
-
-def _with_person_ids(cursor, stage: str, table: str) -> None:
-    """`table`: the staged records (rejected ones too) with the id of their live person, if any —
-    one pass that builds a new table, cheaper than updating every staged row in place."""
-    cursor.execute(f"DROP TABLE IF EXISTS {table}")
-    cursor.execute(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS SELECT s.*, p.id AS person_id FROM {stage} s "
-                   "LEFT JOIN registry_person p ON p.snils = s.snils AND p.merged_into_id IS NULL")
-    cursor.execute(f"ANALYZE {table}")
 
 
 def _merge_register(cursor, params, *, full: bool, first_load: bool) -> None:
@@ -203,14 +174,13 @@ def _merge_refusals(cursor, params, *, first_load: bool) -> None:
 
 
 def _merge_rights(cursor, params, counts, *, full: bool, first_load: bool) -> None:
-    _with_person_ids(cursor, "sfr_right_stage", "sfr_rights")
-    cursor.execute("UPDATE sfr_rights SET reject = 'гражданина с этим СНИЛС нет ни в файле граждан, ни в регистре' "
-                   "WHERE reject IS NULL AND person_id IS NULL")
+    cursor.execute(_RIGHTS.format(join="FULL" if full else "LEFT"))
+    cursor.execute("ANALYZE sfr_rights")
     data = ", ".join(f"{c} = s.{c}" for c in RIGHT_DATA)
     cursor.execute(noting(
         f"UPDATE registry_benefitright t SET {data}, updated_at = now() FROM sfr_rights s "
-        f"WHERE s.reject IS NULL AND t.external_key = s.external_key AND "
-        f"({', '.join('t.' + c for c in RIGHT_DATA)}) IS DISTINCT FROM ({', '.join('s.' + c for c in RIGHT_DATA)})",
+        f"WHERE s.row_no IS NOT NULL AND NOT s.unchanged AND t.id = s.right_id AND "
+        f"({_listed('t', RIGHT_DATA)}) IS DISTINCT FROM ({_listed('s', RIGHT_DATA)})",
         "registry_benefitright", "update"), params)
     counts["rights_changed"] = cursor.rowcount
     counts["rights_added"] = _insert(
@@ -218,25 +188,23 @@ def _merge_rights(cursor, params, counts, *, full: bool, first_load: bool) -> No
         "source, document_name, document_number, disability_group, external_key, created_at, updated_at) "
         "SELECT s.person_id, %(program)s, s.category_id, s.valid_from, s.valid_to, 'sfr', s.document_name, "
         "s.document_number, s.disability_group, s.external_key, now(), now() FROM sfr_rights s "
-        "WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM registry_benefitright r "
-        "WHERE r.external_key = s.external_key)",
+        "WHERE s.reject IS NULL AND s.right_id IS NULL",
         "registry_benefitright", params, first_load=first_load)
     # Rights of the register that it no longer lists, except for persons with a rejected record.
     # A snapshot speaks for everyone in the register; a delta for the persons it names.
-    # (NOT IN over a set holding NULL would be NULL for everyone: the ids are filtered)
-    protected = ("t.person_id IN (SELECT person_id FROM sfr_persons WHERE reject IS NOT NULL AND person_id "
-                 "IS NOT NULL UNION SELECT person_id FROM sfr_rights WHERE reject IS NOT NULL AND person_id "
-                 "IS NOT NULL)")
-    scope = "" if full else "AND t.person_id IN (SELECT person_id FROM sfr_persons WHERE reject IS NULL) "
+    cursor.execute(_PROTECTED)
+    unlisted = ("t.id IN (SELECT right_id FROM sfr_rights WHERE row_no IS NULL)" if full
+                else "t.person_id IN (SELECT person_id FROM sfr_persons WHERE reject IS NULL) "
+                     "AND NOT EXISTS (SELECT 1 FROM sfr_rights s WHERE s.right_id = t.id)")
     excluded = "t.person_id IN (SELECT person_id FROM sfr_persons WHERE action = 'exclude' AND reject IS NULL)"
     close = ("UPDATE registry_benefitright t SET valid_to = GREATEST(t.valid_from, %(close_on)s), updated_at = now() "
-             "WHERE t.source = 'sfr' AND (t.valid_to IS NULL OR t.valid_to > %(close_on)s) " + scope +
-             f"AND NOT ({protected}) AND ")
+             "WHERE t.source = 'sfr' AND (t.valid_to IS NULL OR t.valid_to > %(close_on)s) "
+             "AND NOT EXISTS (SELECT 1 FROM sfr_protected k WHERE k.person_id = t.person_id) AND ")
     # two statements, not one with OR: each is a hash join; OR-ed sub-queries would run once per right
-    cursor.execute(noting(close + "NOT EXISTS (SELECT 1 FROM sfr_rights s WHERE s.external_key = t.external_key "
-                                  "AND s.reject IS NULL)", "registry_benefitright", "update"), params)
+    cursor.execute(noting(close + unlisted, "registry_benefitright", "update"), params)
     closed = cursor.rowcount
-    cursor.execute(noting(close + excluded, "registry_benefitright", "update"), params)
+    scope = "" if full else "t.person_id IN (SELECT person_id FROM sfr_persons WHERE reject IS NULL) AND "
+    cursor.execute(noting(close + scope + excluded, "registry_benefitright", "update"), params)
     counts["rights_closed"] = closed + cursor.rowcount
 
 
@@ -277,7 +245,7 @@ def load_register(
     full: bool,
     file_date: date,
     today: date,
-    on_progress: Callable[[str, int], None] | None = None,
+    on_progress: Callable[[str, int | None], None] | None = None,
 ) -> Outcome:
     """Load one file pair (or one delta). Must run inside the caller's transaction."""
     if not connection.in_atomic_block:
@@ -286,24 +254,23 @@ def load_register(
     params = {"program": program.pk, "close_on": file_date - timedelta(days=1), "today": today}
     outcome = Outcome()
     counts = outcome.counts
-    with connection.cursor() as cursor:
-        for table in ("sfr_person_stage", "sfr_right_stage"):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(PERSON_STAGE)
-        cursor.execute(RIGHT_STAGE)
+    with connection.cursor() as cursor, ExitStack() as stack:
+        # (an earlier load in the same transaction left them: they go at the commit)
+        cursor.execute("DROP TABLE IF EXISTS sfr_person_stage, sfr_right_stage, sfr_persons, sfr_rights, "
+                       "sfr_protected")
+        stage.create_stage(cursor)
         parser = rec.Parser(today=today, region_okato=settings.LLO_REGION_OKATO,
                             categories=dict(BenefitCategory.objects.values_list("federal_code", "pk")))
         # millions of short-lived dicts and tuples: the cyclic collector would only walk them
         gc.disable()
         try:
-            outcome.persons_read = _copy_persons(cursor, persons, parser, on_progress)
-            outcome.rights_read = _copy_rights(cursor, rights, parser, on_progress)
+            load_rights = stack.enter_context(stage.rights_parsed_apart(cursor, rights, parser))
+            outcome.persons_read = stage.copy_persons(cursor, persons, parser, on_progress)
         finally:
             gc.enable()
-        if on_progress:
-            on_progress("merge", outcome.persons_read + outcome.rights_read)
-        for statement in _WHOLE_FILE_CHECKS:
-            cursor.execute(statement)
+        if on_progress:  # the benefits are being parsed apart meanwhile: no count to show
+            on_progress("rights", None)
+        cursor.execute(_SNILS_TWICE)
         # Set-based statements over whole tables: the statistics do not know this transaction's own
         # inserts (a table loaded for the first time looks empty), and a nested loop planned on them
         # turns an anti-join of a million rows into a million scans. Hash and merge joins are linear.
@@ -319,6 +286,10 @@ def load_register(
             _merge_persons(cursor, params, counts, first_load=first_load)
             _merge_register(cursor, params, full=full, first_load=first_load)
             _merge_refusals(cursor, params, first_load=first_load)
+            outcome.rights_read = load_rights()
+            if on_progress:
+                on_progress("merge", outcome.persons_read + outcome.rights_read)
+            cursor.execute(_BENEFIT_TWICE)
             _merge_rights(cursor, params, counts, full=full, first_load=first_load)
         cursor.execute(_CONFLICTS, params)
         counts["conflicts"] = cursor.fetchone()[0]

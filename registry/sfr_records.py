@@ -94,12 +94,14 @@ class Parser:
         sex = SEX.get(get("W", ""))
         if sex is None:
             raise Reject(f"пол «{get('W', '')}»: ожидается 1 или 2")
+        dates = self._dates  # looked up here first: a call per date costs more than the lookup
         born = get("DR", "")
-        birth = self._date(born, "дата рождения", "/" if "/" in born else None)
+        birth = dates.get(born) or self._date(born, "дата рождения", "/" if "/" in born else None)
         if birth > self.today:
             raise Reject(f"дата рождения {birth:%d.%m.%Y} в будущем")
-        included = self._date(get("DATE_RSB", ""), "дата включения в регистр")
-        excluded = self._date(get("DATE_RSE", ""), "дата исключения из регистра", open_ended=True)
+        start, end = get("DATE_RSB", ""), get("DATE_RSE", "")
+        included = dates.get(start) or self._date(start, "дата включения в регистр")
+        excluded = dates.get(end) or self._date(end, "дата исключения из регистра", open_ended=True)
         if excluded is not None and excluded < included:
             raise Reject("дата исключения из регистра раньше даты включения")
         choice = get("U_TYPE", "")
@@ -124,9 +126,10 @@ class Parser:
             if len(category) != 3 or not category.isdigit():
                 raise Reject(f"код льготной категории «{category}»: ожидается 3 цифры")
             raise Reject(f"льготной категории с кодом {category} нет в справочнике категорий")
-        start = get("DATE_BL", "")
-        since = self._date(start, "дата начала льготы")
-        until = self._date(get("DATE_EL", ""), "дата окончания льготы", open_ended=True)
+        start, end = get("DATE_BL", ""), get("DATE_EL", "")
+        dates = self._dates
+        since = dates.get(start) or self._date(start, "дата начала льготы")
+        until = dates.get(end) or self._date(end, "дата окончания льготы", open_ended=True)
         if until is not None and until < since:
             raise Reject("дата окончания льготы раньше даты начала")
         return (category, category_id, name, number, since, until, DISABILITY_GROUPS.get(category, ""),

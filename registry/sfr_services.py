@@ -126,7 +126,7 @@ def sfr_import_start(*, run: SfrImport) -> bool:
 def sfr_import_apply(*, run: SfrImport, persons: Iterable[tuple[int, dict]], rights: Iterable[tuple[int, dict]],
                      full: bool, file_date: date, to_version: int | None = None) -> SfrImport:
     """Load the records in one transaction with the run's outcome; on any error nothing changes."""
-    def on_progress(phase: str, done: int) -> None:
+    def on_progress(phase: str, done: int | None) -> None:
         report(run.pk, phase, done=done)
 
     with transaction.atomic(), audit_context(source=f"sfr:{run.source}", run=run.pk):

@@ -327,14 +327,14 @@ def _check_codepage(handle, header: _Header, offsets, encoding: str, label: str)
     )
 
 
-def _builder(offsets) -> Callable[[str, int], dict[str, str]]:
-    """`build(text, at)`: the record starting at character `at` of a decoded chunk as a dict of
-    stripped values. Generated once per file, as a single dict display of slices (the way
-    dataclasses generate their methods): a third faster than a loop over the fields, which
-    matters for millions of records. Names enter the source only through repr()."""
-    items = ", ".join(f"{name!r}: text[at + {start}:at + {end}].strip()" for name, _, start, end in offsets)
+def _builder(offsets) -> Callable[[str], dict[str, str]]:
+    """`build(record)`: a record's text as a dict of stripped values. Generated once per file, as a
+    single dict display of slices with constant bounds (the way dataclasses generate their methods):
+    a third faster than a loop over the fields, which matters for millions of records. Names enter
+    the source only through repr()."""
+    items = ", ".join(f"{name!r}: record[{start}:{end}].strip()" for name, _, start, end in offsets)
     namespace: dict = {}
-    exec(f"def build(text, at):\n    return {{{items}}}\n", namespace)  # noqa: S102 - literals only
+    exec(f"def build(record):\n    return {{{items}}}\n", namespace)  # noqa: S102 - literals only
     return namespace["build"]
 
 
@@ -358,9 +358,10 @@ def _iterate(handle, header: _Header, offsets, encoding: str, label: str) -> Ite
             text = text.replace("\x00", " ")
         for at in range(0, len(text), length):
             number += 1
-            flag = text[at]
+            record = text[at:at + length]
+            flag = record[0]
             if flag == " ":
-                values = build(text, at)
+                values = build(record)
                 for name in logical:
                     values[name] = _logical(values[name])
                 yield number, values
