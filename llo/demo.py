@@ -116,6 +116,10 @@ USERS = [
     ("mis_gp2", Role.MIS_CLIENT, "10003", "", "МИС ГП № 2", "", "интеграция МИС"),
     ("mis_dgp", Role.MIS_CLIENT, "10004", "", "МИС ДГП", "", "интеграция МИС"),
     ("mis_crb", Role.MIS_CLIENT, "10005", "", "МИС Заречной ЦРБ", "", "интеграция МИС"),
+    ("apteka_ap01", Role.PHARMACIST, "AP-01", "", "Учётная система ГУП «Областная аптечная сеть»", "",
+     "интеграция аптечной системы"),
+    ("apteka_ap02", Role.PHARMACIST, "AP-02", "", "Учётная система ООО «Фарма-Сервис»", "",
+     "интеграция аптечной системы"),
     ("sysadmin", Role.SYSTEM_ADMIN, "MZ", "Тихонов", "Кирилл", "Романович", "системный администратор"),
 ]
 
@@ -204,10 +208,10 @@ def _seed_organizations() -> Credentials:
             credentials.users.append(
                 {"username": username, "password": DEMO_PASSWORD, "role": role.value, "organization": org.short_name}
             )
-            if role == Role.MIS_CLIENT:
+            if services.may_hold_api_token(user):
                 key = demo_api_key(username)
                 if not ApiToken.objects.filter(digest=token_digest(key), revoked_at__isnull=True).exists():
-                    services.api_token_issue(user=user, name="Демо-ключ МИС", key=key)
+                    services.api_token_issue(user=user, name="Демо-ключ", key=key)
                 credentials.api_tokens.append({"username": username, "token": key, "organization": org.short_name})
 
         doctor_user = User.objects.get(username="doctor")

@@ -177,10 +177,20 @@ def doctor_create(
     return doctor
 
 
+def may_hold_api_token(user: User) -> bool:
+    """A MO's MIS account, or the account of a pharmacy organization's system: a pharmacist
+    account of the pharmacy organization itself, which acts for all its dispensing points."""
+    if not user.organization_id:
+        return False
+    return user.role == Role.MIS_CLIENT or (user.role == Role.PHARMACIST
+                                            and user.organization.kind == K.PHARMACY_ORG)
+
+
 def api_token_issue(*, user: User, name: str, key: str | None = None) -> tuple[ApiToken, str]:
-    """Issue a key for a MIS client; returns the token row and the key (shown only now)."""
-    if user.role != Role.MIS_CLIENT or not user.organization_id:
-        raise ValidationFailed("Ключ API выдаётся учётной записи МИС", code="api_token.not_mis_client")
+    """Issue a key for a MIS client or a pharmacy system; returns the token row and the key (shown only now)."""
+    if not may_hold_api_token(user):
+        raise ValidationFailed("Ключ API выдаётся учётной записи МИС медицинской организации или учётной "
+                               "системы аптечной организации", code="api_token.not_allowed")
     key = key or secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, organization_id=user.organization_id, name=name, prefix=key[:8], digest=token_digest(key)

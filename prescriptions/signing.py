@@ -293,10 +293,12 @@ def _parse(signature: bytes):
     sid = signer_info["sid"]
     if sid.name != "issuer_and_serial_number":
         raise SignatureInvalid("подписант указан не издателем и серийным номером сертификата")
+    issuer = sid.chosen["issuer"]
     for choice in signed["certificates"] or []:
         cert = choice.chosen
+        # the same DER first: asn1crypto's normalizing Name comparison is slow and rarely needed
         if (choice.name == "certificate" and cert.serial_number == sid.chosen["serial_number"].native
-                and cert.issuer == sid.chosen["issuer"]):
+                and (cert.issuer.dump() == issuer.dump() or cert.issuer == issuer)):
             return signer_info, cert.dump()
     raise SignatureInvalid("в подписи нет сертификата подписанта")
 

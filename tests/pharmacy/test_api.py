@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from llo.api_auth import token_digest
-from llo.models import ApiToken, Package, Role
+from llo import services as llo_services
+from llo.errors import ValidationFailed
+from llo.models import Package, Role
 from prescriptions import services
 from prescriptions.models import Prescription, Status
 from tests.llo import factories as f
@@ -134,12 +135,16 @@ def test_who_may_dispense_and_read(client, issued, point, other_point, foreign_p
 
 def test_a_pharmacy_organizations_token_names_any_of_its_points(client, issued, other_point, chain_pharmacist,
                                                                 package, pharmacy_chain):
-    # llo.services.api_token_issue gives keys to MIS accounts only (docs/pharmacy.md): made by hand here
-    ApiToken.objects.create(user=chain_pharmacist, organization=pharmacy_chain, name="аптечная система",
-                            prefix="pharm", digest=token_digest("pharmacy-key"))
+    _token, key = llo_services.api_token_issue(user=chain_pharmacist, name="аптечная система")
     body = {"prescription": issued.pk, "place": other_point.pk,
             "codes": [datamatrix(s) for s in pf.stock(other_point, package, 2)]}
-    assert post(client, body, HTTP_AUTHORIZATION="Token pharmacy-key").status_code == 201
+    assert post(client, body, HTTP_AUTHORIZATION=f"Token {key}").status_code == 201
+
+
+def test_only_the_pharmacy_organizations_own_account_gets_a_key(pharmacist):
+    with pytest.raises(ValidationFailed) as caught:  # a pharmacist of one dispensing point
+        llo_services.api_token_issue(user=pharmacist, name="x")
+    assert caught.value.code == "api_token.not_allowed"
 
 
 def test_scan_check_answers_green_or_red(desk, issued, point, package, django_assert_num_queries):
