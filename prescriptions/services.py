@@ -106,7 +106,7 @@ def _issue(user, d: rules.Draft, method: str, reserve: Reservation | None, idemp
                                       until=now + timedelta(days=reserve.days), user_id=user.pk)
         rx.status, rx.reserved_at, rx.reserved_until = Status.RESERVED, reserve.place, now + timedelta(days=reserve.days)
         events.append(StatusChange(from_status=Status.ISSUED, to_status=Status.RESERVED, at=now, user=user,
-                                        comment=f"бронь в {reserve.place.short_name} на {reserve.days} дн."))
+                                        comment=f"бронь: {reserve.place.short_name}, {reserve.days} дн."))
     rx.save(force_insert=True)
     for event in events:
         event.prescription = rx
