@@ -1,9 +1,11 @@
 """REST API of the pharmacy desk for pharmacy systems: dispense a prescription by the packs' scans,
-check one scan, read a dispensing, list the SGTINs in stock at a point. Thin: the checks and writes
+check one scan, read a dispensing, list the SGTINs in stock at a point; put a prescription on
+deferred service and list the deferrals due. Thin: the checks and writes
 are `pharmacy.dispensing`, the access rules `pharmacy.selectors`."""
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -14,8 +16,10 @@ from llo.api import ErrorSerializer, role_permission
 from llo.models import Package
 
 from . import selectors
+from .deferrals import prescription_defer
 from .dispensing import UnmarkedItem, dispensation_create, scan_check
 from .selectors import DISPENSING_ROLES, READ_ALL_ROLES, STOCK_ROLES
+from .workdays import add_working_days
 
 GS_NOTE = "как передал сканер; разделитель GS — символ 0x1D (в JSON — \\u001d)"
 DATAMATRIX = "01046070283938772151BkLeHfrcTg0\u001d91EE07\u001d92cyTxjTmzSZ7Sp8SxvShv6ZbbCb3a4Wus7VNHbhFdcm0="
@@ -227,3 +231,81 @@ class StockPacksApi(APIView):
         rows = [{"sgtin": p.sgtin, "package_id": p.package_id, "package": str(p.package), "series": p.series,
                  "expiry": p.expiry, "funding_source": p.funding_source, "contract_id": p.contract_id} for p in packs]
         return Response({"count": len(rows), "results": StockPackOutput(rows, many=True).data})
+
+
+class DeferInput(serializers.Serializer):
+    place = serializers.IntegerField(required=False, min_value=1,
+                                     help_text="пункт отпуска; по умолчанию — пункт провизора")
+    purchase = serializers.BooleanField(required=False, default=False,
+                                        help_text="препарат нужно закупить (приказ 100н: до 30 рабочих дней)")
+
+
+class DeferralOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    prescription = serializers.SerializerMethodField()
+    place = serializers.SerializerMethodField()
+    registered_at = serializers.DateTimeField()
+    deadline = serializers.DateField(help_text="последний день обслуживания (рабочие дни по правилу на дату выписки)")
+    purchase = serializers.BooleanField()
+    status = serializers.CharField()
+    reserved_at = serializers.DateTimeField(allow_null=True)
+    served_at = serializers.DateTimeField(allow_null=True)
+
+    def get_prescription(self, obj) -> dict:
+        rx = obj.prescription
+        return {"id": rx.pk, "series": rx.series, "number": rx.number, "issued_on": rx.issued_on.isoformat(),
+                "status": rx.status}
+
+    def get_place(self, obj) -> dict:
+        return {"id": obj.place_id, "name": obj.place.short_name}
+
+
+DEFERRAL_EXAMPLE = {
+    "id": 7, "prescription": {"id": 1042, "series": "9926", "number": "100021000123", "issued_on": "2026-11-20",
+                              "status": "deferred"},
+    "place": {"id": 31, "name": "Аптека № 1 (центр)"}, "registered_at": "2026-12-01T10:15:02+03:00",
+    "deadline": "2026-12-15", "purchase": False, "status": "open", "reserved_at": None, "served_at": None}
+
+
+class PrescriptionDeferApi(APIView):
+    permission_classes = [role_permission(DISPENSING_ROLES)]
+
+    @extend_schema(
+        summary="Поставить рецепт на отсроченное обслуживание (нет в наличии в пункте)", request=DeferInput,
+        responses={201: DeferralOutput, **ERRORS},
+        examples=[
+            OpenApiExample("Запрос", request_only=True, value={"place": 31, "purchase": False}),
+            OpenApiExample("Поставлен", response_only=True, status_codes=["201"], value=DEFERRAL_EXAMPLE),
+            OpenApiExample("Есть в наличии", response_only=True, status_codes=["422"], value={
+                "code": "deferral.stock_available", "message": "Препарат есть в наличии в этом пункте: отпустите "
+                "рецепт, а не ставьте его на отсроченное обслуживание",
+                "details": {"place": 31, "free": 4, "needed": 2}}),
+        ],
+    )
+    def post(self, request, pk: int):
+        data = _valid(DeferInput, request.data)
+        rx = selectors.prescription_for_desk(request.user, pk=pk)
+        place = selectors.place_for(request.user, data.get("place"))
+        deferral = prescription_defer(user=request.user, prescription=rx, place=place, purchase=data["purchase"])
+        return Response(DeferralOutput(deferral).data, status=status.HTTP_201_CREATED)
+
+
+class DeferralsQuery(serializers.Serializer):
+    due_within = serializers.IntegerField(required=False, min_value=0, max_value=60,
+                                          help_text="срок истекает не позже чем через N рабочих дней")
+
+
+class DeferralListApi(APIView):
+    permission_classes = [role_permission(STOCK_ROLES)]
+
+    @extend_schema(
+        summary="Рецепты на отсроченном обслуживании (открытые и просроченные), ближайший срок первым",
+        parameters=[OpenApiParameter("due_within", int)],
+        responses={200: DeferralOutput(many=True), 422: ErrorSerializer},
+    )
+    def get(self, request):
+        query = _valid(DeferralsQuery, request.query_params)
+        n = query.get("due_within")
+        until = add_working_days(timezone.localdate(), n) if n is not None else None
+        rows = list(selectors.deferrals_due(request.user, until=until)[:1000])
+        return Response({"count": len(rows), "results": DeferralOutput(rows, many=True).data})

@@ -32,6 +32,7 @@ from warehouse.packs import PackNotAvailable, packs_move
 from warehouse.reservations import reservation_close
 
 from . import checks
+from .deferrals import deferral_served
 from .models import Dispensation, DispensedItem
 from .selectors import may_dispense_at
 
@@ -150,6 +151,8 @@ def _dispense(user, rx: Prescription, place: Organization, marked: list, items: 
     usable = _free_stock_locked(place, marked, items, packages, label, today)
     moves, rows = _lines(place, marked, items, usable, prices)
     ledger.post(moves, reason=Reason.DISPENSING, reference=label, user_id=user.pk)
+    if was in (Status.DEFERRED, Status.RESERVED):  # a deferral (reserved when its stock arrived) is served
+        deferral_served(prescription=rx)
     if was == Status.RESERVED:  # a hold elsewhere is released, here it is what was given out
         reservation_close(reference=label, state=ReservationState.CONSUMED if rx.reserved_at_id == place.pk
                           else ReservationState.RELEASED)

@@ -59,3 +59,81 @@ class DispensedItem(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="dispensed_quantity_positive"),
             models.CheckConstraint(condition=Q(sgtin__isnull=True) | Q(quantity=1), name="dispensed_sgtin_one_pack"),
         ]
+
+
+class NonWorkingDayOverride(models.Model):
+    """The ministry's word on one day, over the federal calendar (`pharmacy.workdays`): a working
+    Saturday, or a regional day off."""
+
+    date = models.DateField("дата", unique=True)
+    is_working = models.BooleanField("рабочий день")
+    reason = models.CharField("основание", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "исключение производственного календаря"
+        verbose_name_plural = "исключения производственного календаря"
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%d.%m.%Y}: {'рабочий' if self.is_working else 'нерабочий'}"
+
+
+class DeferralStatus(models.TextChoices):
+    """Open and overdue are active (waiting to be served); served and cancelled are closed."""
+
+    OPEN = "open", "На обслуживании"
+    SERVED = "served", "Обслужен"
+    CANCELLED = "cancelled", "Снят"
+    OVERDUE = "overdue", "Срок нарушен"
+
+
+class Deferral(models.Model):
+    """A prescription put on deferred service at a point: no stock there when the patient came; the
+    point must serve it by `deadline` (working days by the dated rules, `pharmacy.deferrals`)."""
+
+    prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="deferrals",
+                                     verbose_name="рецепт")
+    place = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+", verbose_name="пункт отпуска")
+    registered_at = models.DateTimeField("поставлен на отсроченное обслуживание", default=timezone.now)
+    registered_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name="провизор")
+    deadline = models.DateField("обслужить до")
+    purchase = models.BooleanField("требуется закупка", default=False)
+    status = models.CharField("состояние", max_length=10, choices=DeferralStatus.choices, default=DeferralStatus.OPEN)
+    reserved_at = models.DateTimeField("товар поступил и забронирован", null=True, blank=True)
+    served_at = models.DateTimeField("обслужен", null=True, blank=True)
+    outcome = models.CharField("итог", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "отсроченное обслуживание"
+        verbose_name_plural = "отсроченное обслуживание"
+        indexes = [models.Index(fields=["place", "status", "deadline"], name="deferral_place_open")]
+        constraints = [models.UniqueConstraint(fields=["prescription"],
+                                               condition=Q(status__in=["open", "overdue"]),
+                                               name="deferral_one_open")]
+
+    def __str__(self) -> str:
+        return f"Отсроченное обслуживание рецепта {self.prescription_id} до {self.deadline:%d.%m.%Y}"
+
+
+class NotificationChannel(models.TextChoices):
+    SMS = "sms", "SMS"
+    EMAIL = "email", "Электронная почта"
+    NONE = "none", "Не отправляется"
+
+
+class Notification(models.Model):
+    """A message to the patient, written in the transaction of the event; sent later by the sender
+    named in `settings.PHARMACY_NOTIFICATION_SENDERS` (`pharmacy.deferrals.notifications_send`)."""
+
+    prescription = models.ForeignKey(Prescription, on_delete=models.PROTECT, related_name="+", verbose_name="рецепт")
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name="гражданин")
+    channel = models.CharField("канал", max_length=5, choices=NotificationChannel.choices)
+    text = models.TextField("текст")
+    created_at = models.DateTimeField("создано", default=timezone.now)
+    sent_at = models.DateTimeField("отправлено", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "уведомление гражданина"
+        verbose_name_plural = "уведомления граждан"
+        indexes = [models.Index(fields=["channel", "created_at"], condition=Q(sent_at__isnull=True),
+                                name="notification_unsent")]

@@ -3,6 +3,8 @@ the prescription a desk opens."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -14,7 +16,7 @@ from llo.roles import has_role
 from prescriptions.models import Prescription
 from warehouse.models import MarkedPack, PackState
 
-from .models import Dispensation
+from .models import Deferral, DeferralStatus, Dispensation
 
 DISPENSING_ROLES = frozenset({Role.PHARMACIST})
 READ_ALL_ROLES = frozenset({Role.MINISTRY_ADMIN, Role.MINISTRY_ANALYST})
@@ -96,3 +98,21 @@ def packs_in_stock(*, place: Organization, package_id: int | None = None, limit:
     if package_id is not None:
         qs = qs.filter(package_id=package_id)
     return list(qs.select_related("package__trade_name").order_by("expiry", "series", "sgtin")[:limit])
+
+
+def deferrals_for(user) -> QuerySet[Deferral]:
+    """Deferrals at the user's points; the ministry reads the region's; nobody else."""
+    qs = Deferral.objects.select_related("prescription", "place")
+    if has_role(user, READ_ALL_ROLES):
+        return qs.filter(place__region_id=user.organization.region_id)
+    if has_role(user, DISPENSING_ROLES):
+        return qs.filter(place__in=places_for(user))
+    return qs.none()
+
+
+def deferrals_due(user, *, until: date | None = None) -> QuerySet[Deferral]:
+    """Active (open or overdue) deferrals the user sees, due by `until` (all when None), soonest first."""
+    qs = deferrals_for(user).filter(status__in=[DeferralStatus.OPEN, DeferralStatus.OVERDUE])
+    if until is not None:
+        qs = qs.filter(deadline__lte=until)
+    return qs.order_by("deadline", "registered_at", "pk")

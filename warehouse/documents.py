@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from llo import outbox
 from llo.errors import ConflictError, ValidationFailed
 from llo.models import Organization, Role
 from llo.roles import has_role
@@ -68,3 +69,13 @@ def document_transition(document: StockDocument, *, from_status: str, to_status:
     if done != 1:
         raise ConflictError(f"Документ № {document.number} уже обработан", code="stock.document_closed")
     document.status = to_status
+
+
+STOCK_ARRIVED_TOPIC = "warehouse.stock_arrived"
+
+
+def stock_arrived(*, place_id: int, package_ids: set[int], key: str) -> None:
+    """Tell whoever waits for stock at a place (the pharmacy's deferred prescriptions) that these
+    packages arrived; in the caller's transaction, handled by a higher app (pharmacy/handlers.py)."""
+    if package_ids:
+        outbox.publish(STOCK_ARRIVED_TOPIC, {"place_id": place_id, "package_ids": sorted(package_ids)}, key=key)

@@ -25,10 +25,19 @@ from llo.models import Package
 from procurement.models import ContractStatus, StateContract
 
 from . import ledger
-from .documents import document_create, document_transition, editable, place_of
+from .documents import document_create, document_transition, editable, place_of, stock_arrived
 from .models import (
-    Acceptance, CodeStatus, DocumentCode, DocumentKind, DocumentLine, DocumentStatus, MarkedPack, Reason,
-    RecalledSeries, StockDocument, TransportPack,
+    Acceptance,
+    CodeStatus,
+    DocumentCode,
+    DocumentKind,
+    DocumentLine,
+    DocumentStatus,
+    MarkedPack,
+    Reason,
+    RecalledSeries,
+    StockDocument,
+    TransportPack,
 )
 from .packs import NewPack, packs_create
 
@@ -245,6 +254,9 @@ def receipt_post(*, user, document: StockDocument) -> StockDocument:
         outbox.publish(RECEIPT_TOPIC, {"document_id": document.pk, "acceptance": document.acceptance,
                                        "accepted": len(scanned), "refused": refused},
                        key=f"warehouse-receipt-{document.pk}")
+        stock_arrived(place_id=document.place_id,
+                      package_ids={p for _, p, _, _, _ in scanned} | {line.package_id for line in unmarked},
+                      key=f"warehouse-stock-arrived-{document.pk}")
     return document
 
 

@@ -18,10 +18,20 @@ from llo.errors import ConflictError, ValidationFailed
 from llo.models import Organization, Package
 
 from . import ledger
-from .documents import document_create, document_transition, editable, place_of
+from .documents import document_create, document_transition, editable, place_of, stock_arrived
 from .models import (
-    CodeStatus, DocumentCode, DocumentKind, DocumentLine, DocumentStatus, MarkedPack, PackState, Reason,
-    RecalledSeries, StockBalance, StockDocument, TransportPack,
+    CodeStatus,
+    DocumentCode,
+    DocumentKind,
+    DocumentLine,
+    DocumentStatus,
+    MarkedPack,
+    PackState,
+    Reason,
+    RecalledSeries,
+    StockBalance,
+    StockDocument,
+    TransportPack,
 )
 from .packs import packs_move
 from .receipts import ScanOutcome
@@ -172,6 +182,8 @@ def shipment_receive(*, user, document: StockDocument) -> StockDocument:
                     reason=Reason.SHIPMENT_RECEIPT, document_id=document.pk, user_id=user.pk)
         outbox.publish(RECEIVED_TOPIC, {"document_id": document.pk, "packs": len(sgtins)},
                        key=f"warehouse-shipment-received-{document.pk}")
+        stock_arrived(place_id=place.pk, package_ids={line.package_id for line in lines},
+                      key=f"warehouse-stock-arrived-{document.pk}")
     return document
 
 

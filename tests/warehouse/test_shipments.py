@@ -71,6 +71,8 @@ def test_pick_list_is_first_expired_first_out_and_the_packs_travel_to_the_pharma
     assert set(MarkedPack.objects.filter(state="in_stock", place=point).values_list("sgtin", flat=True)) == shipped
     assert (at_point("EARLY"), at_point("LATE"), at_point("U1", unmarked)) == (2, 1, 5)
     assert ledger.drift() == []
+    arrived = OutboxMessage.objects.get(topic="warehouse.stock_arrived", payload__place_id=point.pk)  # deferrals wait
+    assert arrived.payload == {"place_id": point.pk, "package_ids": sorted([marked[0].pk, unmarked.pk])}
     with pytest.raises(ApplicationError) as caught:
         shipment_receive(user=pharmacist, document=document)
     assert caught.value.code == "stock.document_closed"
