@@ -3,71 +3,21 @@ by scanning a SNILS, picks the program and the drug by typing in the live search
 an attached pharmacy, is refused once (too many packs), reserves, issues, lands on the prescription
 page and opens the print form."""
 
-import os
 import shutil
 import subprocess
 
 import pytest
 from django.utils import timezone
 
-from llo.demo import DEMO_PASSWORD, seed_demo
 from llo.models import ProgramDrug, User
 from prescriptions import selectors
 from prescriptions.models import Prescription, Status
 from registry.models import Person
 from registry.snils import format_snils
-from tests.test_browser import CHROMIUM, FLAGS, SCREENSHOTS
+from tests.browser import BROWSER_MARKS, browser, demo, login, shot  # noqa: F401 (fixtures)
+from tests.test_browser import SCREENSHOTS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (.ci/run installs it)"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=15_000)  # a loaded CI machine may take more than the default 5 s
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, "--lang=ru-RU"])
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def demo(live_server):
-    return seed_demo()
-
-
-@pytest.fixture
-def login(browser, live_server, demo):
-    """`login(username)`: a logged-in page collecting console and page errors."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    contexts = []
-
-    def open_as(username: str):
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ru-RU")
-        contexts.append(context)
-        page = context.new_page()
-        page.problems = []
-        page.on("console", lambda msg: page.problems.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: page.problems.append(str(exc)))
-        page.goto(f"{live_server.url}/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", DEMO_PASSWORD)
-        page.keyboard.press("Enter")
-        page.wait_for_url(f"{live_server.url}/")
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
-
-
-def _shot(page, name: str) -> None:
-    page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top of a full-page shot
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+pytestmark = BROWSER_MARKS
 
 
 def _drug_in_stock(doctor_user, program_code: str):
@@ -92,19 +42,19 @@ def test_doctor_issues_a_reserved_prescription_and_prints_it(login, live_server,
     page.locator(".sidebar").get_by_role("link", name="Рецепты", exact=True).click()
     page.wait_for_url("**/prescriptions/")
     expect(page.locator("h1")).to_have_text("Рецепты")
-    _shot(page, "rx-list-before.png")
+    shot(page, "rx-list-before.png")
 
     page.locator(".head-actions").get_by_role("link", name="Выписать рецепт").click()
     page.wait_for_url("**/prescriptions/new/")
     assert page.evaluate("document.activeElement.id") == "q"  # the scanner types here
     page.keyboard.type(format_snils(patient.snils), delay=5)
-    _shot(page, "rx-find.png")
+    shot(page, "rx-find.png")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/prescriptions/new/?person={patient.pk}")
     expect(page.locator(".rx-patient h2")).to_have_text("Смирнова Галина Ивановна")
     expect(page.locator(".rx-rights")).to_contain_text("ONLP")
     expect(page.locator(".rx-side")).to_contain_text("Выберите препарат")
-    _shot(page, "rx-new-patient.png")
+    shot(page, "rx-new-patient.png")
 
     page.select_option("#id_program", label=page.locator("#id_program option", has_text="ONLP").inner_text())
     expect(page.locator("#drug_q")).to_be_enabled()
@@ -112,7 +62,7 @@ def test_doctor_issues_a_reserved_prescription_and_prints_it(login, live_server,
     option = page.locator(".drug-option", has_text=drug.inn.name).filter(
         has_text=drug.dosage or drug.inn.name).first
     expect(option).to_be_visible()
-    _shot(page, "rx-new-drug-search.png")
+    shot(page, "rx-new-drug-search.png")
 
     option.click()
     expect(page.locator(".drug-chosen")).to_contain_text(drug.inn.name)
@@ -121,7 +71,7 @@ def test_doctor_issues_a_reserved_prescription_and_prints_it(login, live_server,
     expect(stock_panel.locator(".stock-lines").first).to_be_visible()
     if drug.dosage:
         expect(page.locator("#id_dosage")).to_have_value(drug.dosage)
-    _shot(page, "rx-new-drug-stock.png")
+    shot(page, "rx-new-drug-stock.png")
 
     page.fill("#id_icd10", "I10")
     if not drug.dosage:
@@ -136,14 +86,14 @@ def test_doctor_issues_a_reserved_prescription_and_prints_it(login, live_server,
     expect(page.locator("#id_signa")).to_have_value("По 1 таблетке 2 раза в день после еды")  # kept
     expect(page.locator(".drug-chosen")).to_contain_text(drug.inn.name)
     assert set(Prescription.objects.values_list("pk", flat=True)) == before  # nothing written
-    _shot(page, "rx-new-refused.png")
+    shot(page, "rx-new-refused.png")
 
     # a paper blank: its series and number instead of the reservation (CSS only, no script)
     page.check("#id_handwritten")
     expect(page.locator("#id_blank_series")).to_be_visible()
     expect(page.locator("#id_reserve_at")).to_be_hidden()
     expect(page.get_by_role("button", name="Зарегистрировать рецепт")).to_be_visible()
-    _shot(page, "rx-new-handwritten.png")
+    shot(page, "rx-new-handwritten.png")
     page.uncheck("#id_handwritten")
     expect(page.locator("#id_blank_series")).to_be_hidden()
 
@@ -155,7 +105,7 @@ def test_doctor_issues_a_reserved_prescription_and_prints_it(login, live_server,
     expect(page.locator(".messages")).to_contain_text(f"Рецепт серия {rx.series} № {rx.number} выписан")
     expect(page.locator("h1")).to_contain_text(f"Рецепт серия {rx.series} № {rx.number}")
     expect(page.locator(".doc-side")).to_contain_text(pharmacy.short_name)
-    _shot(page, "rx-detail.png")
+    shot(page, "rx-detail.png")
 
     with page.context.expect_event("response", lambda r: r.url.endswith("/print.pdf")) as answer:
         page.get_by_role("link", name="Печать").click()
@@ -173,11 +123,11 @@ def test_doctor_issues_a_reserved_prescription_and_prints_it(login, live_server,
     expect(page.locator(".drug-chosen")).to_contain_text(drug.inn.name)
     expect(page.locator("#id_signa")).to_have_value("По 1 таблетке 2 раза в день после еды")
     expect(page.locator("#rx-stock")).to_contain_text(pharmacy.short_name)
-    _shot(page, "rx-copy.png")
+    shot(page, "rx-copy.png")
 
     page.goto(f"{live_server.url}/prescriptions/")
     expect(page.locator(".rx-table")).to_contain_text(f"{rx.series} № {rx.number}")
-    _shot(page, "rx-list.png")
+    shot(page, "rx-list.png")
 
     # the patient's card leads to the same form
     page.goto(f"{live_server.url}/register/persons/{patient.pk}/")

@@ -3,66 +3,15 @@
 admin approves the pending inclusion request, merges the probable duplicate and uploads a Social
 Fund DBF pair, watching a real worker load it."""
 
-import os
 
 import pytest
 from django.utils import timezone
 
-from llo.demo import DEMO_PASSWORD, seed_demo
 from registry.models import InclusionRequest, Person, SfrImport
 from registry.snils import format_snils
-from tests.test_browser import CHROMIUM, FLAGS, SCREENSHOTS
+from tests.browser import BROWSER_MARKS, browser, demo, login, shot  # noqa: F401 (fixtures)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (.ci/run installs it)"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=15_000)  # a loaded CI machine may take more than the default 5 s
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, "--lang=ru-RU"])
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def demo(live_server):
-    return seed_demo()
-
-
-@pytest.fixture
-def login(browser, live_server, demo):
-    """`login(username)`: a logged-in page collecting console and page errors."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    contexts = []
-
-    def open_as(username: str):
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ru-RU")
-        contexts.append(context)
-        page = context.new_page()
-        page.problems = []
-        page.on("console", lambda msg: page.problems.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: page.problems.append(str(exc)))
-        page.goto(f"{live_server.url}/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", DEMO_PASSWORD)
-        page.keyboard.press("Enter")
-        page.wait_for_url(f"{live_server.url}/")
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
-
-
-def _shot(page, name: str) -> None:
-    page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top of a full-page shot
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+pytestmark = BROWSER_MARKS
 
 
 def _nav(page, section: str) -> None:
@@ -86,7 +35,7 @@ def test_doctor_finds_a_patient_by_name_and_by_scanning_a_snils(login, live_serv
     expect(results).to_contain_text("Найдено: 1")
     page.wait_for_url("**q=*")  # bookmarkable
     assert _focused(page) == "q"  # the live results leave the cursor in the field
-    _shot(page, "register-search.png")
+    shot(page, "register-search.png")
 
     results.get_by_role("link", name="Смирнова Галина Ивановна").click()
     page.wait_for_url("**/register/persons/**")
@@ -97,7 +46,7 @@ def test_doctor_finds_a_patient_by_name_and_by_scanning_a_snils(login, live_serv
     expect(today_rights).to_contain_text("REG-50")
     expect(page.locator(".qr-box svg")).to_be_visible()
     expect(page.get_by_role("link", name="Карта 030-Л/у (PDF)")).to_be_visible()
-    _shot(page, "register-card.png")
+    shot(page, "register-card.png")
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Карта 030-Л/у (PDF)").click()
@@ -107,7 +56,7 @@ def test_doctor_finds_a_patient_by_name_and_by_scanning_a_snils(login, live_serv
     page.get_by_role("link", name="Подать заявку на включение").click()
     page.wait_for_url("**/register/requests/new/?person=*")
     expect(page.locator(".request-form")).to_contain_text("Смирнова Галина Ивановна")
-    _shot(page, "register-request-new.png")
+    shot(page, "register-request-new.png")
 
     # a scanner types the SNILS into the focused field and sends Enter
     page.goto(f"{live_server.url}/register/")
@@ -118,7 +67,7 @@ def test_doctor_finds_a_patient_by_name_and_by_scanning_a_snils(login, live_serv
     page.wait_for_url(f"**/register/persons/{kozlov.pk}/")
     expect(page.locator("h1")).to_have_text("Козлов Николай Петрович")
     expect(page.locator(".rights-today")).to_contain_text("не действует: отказ от НСУ")
-    _shot(page, "register-card-refused.png")
+    shot(page, "register-card-refused.png")
 
     # a mistyped number: the reason, the field keeps the text and the focus for the next scan
     page.goto(f"{live_server.url}/register/")
@@ -126,7 +75,7 @@ def test_doctor_finds_a_patient_by_name_and_by_scanning_a_snils(login, live_serv
     page.keyboard.press("Enter")
     expect(page.locator(".search-error")).to_contain_text("неверная контрольная сумма")
     assert _focused(page) == "q" and page.input_value("#q") == "100-200-301 30"
-    _shot(page, "register-search-error.png")
+    shot(page, "register-search-error.png")
     page.problems = [p for p in page.problems if "400 (Bad Request)" not in p]  # the error page's status
     assert not page.problems, page.problems
 
@@ -139,18 +88,18 @@ def test_minadmin_approves_the_pending_inclusion_request(login, live_server):
     page.wait_for_url("**/register/requests/")
     row = page.locator(".requests-table tbody tr", has_text="Белова Ольга Ивановна")
     expect(row).to_contain_text("На рассмотрении")
-    _shot(page, "register-requests.png")
+    shot(page, "register-requests.png")
 
     row.get_by_role("link").first.click()
     page.wait_for_url("**/register/requests/*/")
     expect(page.locator("main")).to_contain_text("Выписка из медицинской карты")
-    _shot(page, "register-request.png")
+    shot(page, "register-request.png")
     page.fill("#approve_reason", "Документы в порядке")
     page.get_by_role("button", name="Одобрить заявку").click()
     expect(page.locator(".messages")).to_contain_text("одобрена")
     expect(page.locator("h1")).to_contain_text("Одобрена")
     expect(page.locator(".decision")).to_contain_text("Документы в порядке")
-    _shot(page, "register-request-approved.png")
+    shot(page, "register-request-approved.png")
     request = InclusionRequest.objects.get(last_name="Белова")
     assert request.status == "approved" and request.person.rights.get().program.code == "REG-DIS"
 
@@ -158,7 +107,7 @@ def test_minadmin_approves_the_pending_inclusion_request(login, live_server):
     page.wait_for_url(f"**/register/persons/{request.person_id}/")
     expect(page.locator(".rights-today")).to_contain_text("REG-DIS")
     expect(page.locator(".rights-today")).to_contain_text("J45")
-    _shot(page, "register-card-admin.png")
+    shot(page, "register-card-admin.png")
     assert not page.problems, page.problems
 
 
@@ -169,19 +118,19 @@ def test_minadmin_reviews_conflicts_and_merges_the_duplicate(login, live_server)
     _nav(page, "Конфликты программ")
     page.wait_for_url("**/register/conflicts/")
     expect(page.locator(".conflicts-table")).to_contain_text("Смирнова Галина Ивановна")
-    _shot(page, "register-conflicts.png")
+    shot(page, "register-conflicts.png")
 
     _nav(page, "Дубликаты записей")
     page.wait_for_url("**/register/duplicates/")
     group = page.locator(".duplicate-group", has_text="Кузнецова Мария Петровна")
     with_snils, without = Person.objects.filter(last_name="Кузнецова", first_name="Мария").order_by("pk")
     assert with_snils.snils and not without.snils
-    _shot(page, "register-duplicates.png")
+    shot(page, "register-duplicates.png")
     group.locator(f"input[name=survivor][value='{with_snils.pk}']").check()
     group.get_by_role("button", name="Объединить…").click()
     expect(page.locator("h1")).to_have_text("Объединить записи?")
     expect(page.locator(".merge-main")).to_contain_text(format_snils(with_snils.snils))
-    _shot(page, "register-merge-confirm.png")
+    shot(page, "register-merge-confirm.png")
     page.get_by_role("button", name="Объединить записи").click()
     page.wait_for_url(f"**/register/persons/{with_snils.pk}/")
     expect(page.locator(".messages")).to_contain_text("Записи объединены")
@@ -190,7 +139,7 @@ def test_minadmin_reviews_conflicts_and_merges_the_duplicate(login, live_server)
 
     page.goto(f"{live_server.url}/register/persons/{without.pk}/")
     expect(page.locator(".merged-notice")).to_contain_text("Запись объединена с")
-    _shot(page, "register-card-merged.png")
+    shot(page, "register-card-merged.png")
     page.goto(f"{live_server.url}/register/duplicates/")
     expect(page.locator("main")).to_contain_text("Вероятных дубликатов нет")
     assert not page.problems, page.problems
@@ -217,7 +166,7 @@ def test_minadmin_uploads_a_dbf_pair_and_watches_the_run(login, live_server, cel
     for hint in page.locator("#upload .file-none").all():  # «файл не выбран» gives way to the file's name
         expect(hint).to_be_hidden()
     page.fill("#id_file_date", today.isoformat())
-    _shot(page, "register-sfr.png")
+    shot(page, "register-sfr.png")
     page.get_by_role("button", name="Загрузить").click()
     page.wait_for_url("**/register/sfr/*/")
     expect(page.locator(".messages")).to_contain_text("поставлена в очередь")
@@ -227,9 +176,9 @@ def test_minadmin_uploads_a_dbf_pair_and_watches_the_run(login, live_server, cel
     run = SfrImport.objects.order_by("-pk").first()
     assert run.status == "succeeded" and run.persons_read == 50, run.error
     expect(status).to_contain_text(f"{run.persons_added}")
-    _shot(page, "register-sfr-run.png")
+    shot(page, "register-sfr-run.png")
 
     _nav(page, "Загрузки регистра СФР")
     expect(page.locator(".sfr-runs tbody tr").first).to_contain_text("Загружено")
-    _shot(page, "register-sfr-list.png")
+    shot(page, "register-sfr-list.png")
     assert not page.problems, page.problems
