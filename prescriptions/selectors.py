@@ -9,14 +9,14 @@ from datetime import date
 from django.db.models import Q, QuerySet
 
 from llo.access import get_for
-from llo.models import Doctor, Organization, Package, ProgramDrug, Role, StandardizedDrug
+from llo.models import Doctor, Organization, Package, ProgramDrug, StandardizedDrug
 from llo.roles import has_role
 from llo.selectors import current_attachments
 from registry.snils import validate_snils
 from warehouse.reservations import FreeLot, free_stock
 
 from .models import Prescription, Status
-from .roles import LOOKUP_ROLES, MO_READ_ROLES, REGION_READ_ROLES
+from .roles import MO_READ_ROLES, REGION_READ_ROLES
 
 
 def _base() -> QuerySet[Prescription]:
@@ -37,16 +37,6 @@ def prescriptions_for(user) -> QuerySet[Prescription]:
 
 def prescription_for(user, pk: int) -> Prescription:
     return get_for(prescriptions_for(user), pk=pk)
-
-
-def prescription_by_number(user, *, series: str, number: str) -> Prescription | None:
-    """One prescription by series and number: what the pharmacy desk scans. Pharmacists may open
-    any prescription of the region this way (a patient goes to any pharmacy)."""
-    if not has_role(user, LOOKUP_ROLES):
-        return None
-    qs = prescriptions_for(user) if not has_role(user, {Role.PHARMACIST}) else _base().filter(
-        organization__region_id=user.organization.region_id)
-    return qs.filter(series=series.strip().upper(), number=number.strip()).first()
 
 
 FILTERS = ("series", "number", "status", "snils", "person", "doctor", "program", "drug", "issued_from",
