@@ -21,16 +21,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.vary import vary_on_headers
 
-from llo.errors import ApplicationError, ValidationFailed
+from llo.errors import ApplicationError
 from llo.models import Package, Program, StandardizedDrug
 from llo.reference.selectors import catalogue_drugs, program_covers_drug
 from llo.reference.views import is_partial
 from llo.views import role_required
 from registry import selectors as registry
-from registry.forms import SearchForm, classify_query
-from registry.patient_token import patient_token_resolve
-from registry.services import lookup_log
-from registry.snils import format_snils
+from registry.forms import SearchForm
+from registry.views import find_person
 
 from . import page_selectors, selectors, services
 from .forms import PrescriptionForm, copy_initial, first_error, flagged_fields, refused_fields
@@ -39,7 +37,6 @@ from .roles import WRITE_PAGE_ROLES
 
 NO_DOCTOR = ("Ваша учётная запись не связана с записью врача (ФРМР), поэтому выписывать рецепты нельзя. "
              "Обратитесь к ответственному за ЛЛО в вашей МО")
-TYPE_TO_THE_END = "Номер вводится целиком: нажмите Enter, чтобы найти пациента"
 KEY_REUSED = ("Эта форма уже была отправлена, и по ней выписан рецепт. Чтобы выписать ещё один, проверьте поля "
               "и нажмите «Выписать рецепт» ещё раз")
 DRUG_RESULTS = 15
@@ -63,39 +60,8 @@ def _today():
 
 # --- step 1: the patient ---------------------------------------------------------------------------
 
-def _exact(kind: str, value: str):
-    if kind == "snils":
-        return registry.find_by_snils(value)
-    if kind == "policy":
-        return registry.find_by_policy(value)
-    return patient_token_resolve(value)
-
-
 def _find(request, form: SearchForm) -> dict:
-    """The results for step 1, or {"person": …} found by an exact identifier; raises on bad input."""
-    if not form.is_valid():
-        raise ValidationFailed(first_error(form), code="register.bad_input")
-    text, birth_date = form.cleaned_data["q"], form.cleaned_data["birth_date"]
-    if is_partial(request) and not text:
-        return {}
-    if is_partial(request) and any(ch.isdigit() for ch in text):
-        return {"hint": TYPE_TO_THE_END}  # live typing: a number is looked up when complete, on Enter
-    query = classify_query(text)
-    if query.kind != "name":
-        person = _exact(query.kind, query.value)
-        if person is None:
-            what = f"СНИЛС {format_snils(query.value)}" if query.kind == "snils" else f"полисом ОМС {query.value}"
-            return {"not_found": f"В регистре нет гражданина с {what}. Проверьте номер или найдите пациента по ФИО"}
-        lookup_log(user=request.user, person=person, method=query.kind)
-        return {"person": person}
-    try:
-        name = registry.parse_name_query(text, birth_date)
-    except ValidationFailed as exc:
-        if is_partial(request) and exc.code == "person.query_too_short":
-            return {"hint": exc.message}  # still typing
-        raise
-    found, similar = registry.search_by_name(registry.persons_for(request.user), name)
-    return {"found": found, "similar": similar, "limit": registry.NAME_RESULTS}
+    return find_person(request, form, who="пациента")
 
 
 def _find_page(request):

@@ -17,7 +17,7 @@ from .patient_token import patient_token_resolve
 from .roles import SEARCH_ROLES
 from .snils import format_snils
 
-TYPE_TO_THE_END = "Номер вводится целиком: нажмите Enter, чтобы найти гражданина"
+TYPE_TO_THE_END = "Номер вводится целиком: нажмите Enter, чтобы найти {who}"
 NAME_SEARCH_CLOSED = ("Поиск по ФИО доступен врачам и сотрудникам МО (их прикреплённые пациенты). "
                       "Найдите гражданина по СНИЛС, полису ОМС или отсканируйте QR-код с карты пациента")
 
@@ -36,28 +36,30 @@ def _exact(kind: str, value: str):
     return patient_token_resolve(value)
 
 
-def _not_found(kind: str, value: str) -> str:
+def _not_found(kind: str, value: str, who: str) -> str:
     what = f"СНИЛС {format_snils(value)}" if kind == "snils" else f"полисом ОМС {value}"
-    return f"В регистре нет гражданина с {what}. Проверьте номер или найдите гражданина по ФИО"
+    return f"В регистре нет гражданина с {what}. Проверьте номер или найдите {who} по ФИО"
 
 
-def _search(request, form: SearchForm) -> dict:
-    """The results for the page (or the redirect to a card under `redirect`); raises on bad input."""
+def find_person(request, form: SearchForm, *, who: str = "гражданина") -> dict:
+    """What one search field finds (also for the prescription form's first step): {"person": …} for
+    an exact identifier (the look-up logged), else a hint, a not-found message or the names found;
+    raises on bad input. `who` names the person in the messages."""
     if not form.is_valid():
         raise ValidationFailed(first_error(form), code="register.bad_input")
     text, birth_date = form.cleaned_data["q"], form.cleaned_data["birth_date"]
     if is_partial(request) and not text:
         return {}
     if is_partial(request) and any(ch.isdigit() for ch in text):
-        return {"hint": TYPE_TO_THE_END}  # live typing: a number is looked up when complete, on Enter
+        return {"hint": TYPE_TO_THE_END.format(who=who)}  # live typing: a number is looked up when complete, on Enter
     query = classify_query(text)
     if query.kind != "name":
         person = _exact(query.kind, query.value)
         if person is None:
-            return {"not_found": _not_found(query.kind, query.value)}
+            return {"not_found": _not_found(query.kind, query.value, who)}
         if not has_role(request.user, REGISTER_ADMIN_ROLES):
             services.lookup_log(user=request.user, person=person, method=query.kind)
-        return {"redirect": redirect("register_person", pk=person.pk)}
+        return {"person": person}
     if not selectors.may_browse_persons(request.user):
         raise ValidationFailed(NAME_SEARCH_CLOSED, code="register.name_search_closed")
     try:
@@ -79,12 +81,12 @@ def search(request):
     status = 200
     if "q" in request.GET:  # the page opened from the menu shows just the field
         try:
-            results = _search(request, form)
+            results = find_person(request, form)
         except ApplicationError as exc:
             context["error"], status = exc.message, 400
         else:
-            if "redirect" in results:
-                return results["redirect"]
+            if "person" in results:
+                return redirect("register_person", pk=results["person"].pk)
             context |= results
     if is_partial(request):  # htmx swaps only a 2xx answer: the error travels in the fragment
         return render(request, "registry/partials/search_results.html", context)
