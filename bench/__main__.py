@@ -17,7 +17,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from bench import (  # noqa: E402
-    catalogue_bench, outbox_bench, pharmacy_bench, prescriptions_bench, registry_bench, warehouse_bench,
+    catalogue_bench, mdlp_bench, outbox_bench, pharmacy_bench, prescriptions_bench, registry_bench, warehouse_bench,
 )
 from integrations.sfr import bench as sfr_dbf_bench  # noqa: E402
 
@@ -29,6 +29,7 @@ BENCHMARKS = {
     "warehouse": warehouse_bench.run,
     "prescriptions": prescriptions_bench.run,
     "pharmacy": pharmacy_bench.run,
+    "mdlp": mdlp_bench.run,
 }
 
 

@@ -216,6 +216,7 @@ WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=90)
 LLO_EMULATORS: dict[str, str] = {
     "nsi": "integrations.nsi.emulator.launcher_entry",
     "sfr": "integrations.sfr.emulator.launcher_entry",
+    "mdlp": "integrations.mdlp.emulator.launcher_entry",
 }
 LLO_ALLOW_DEMO = env.bool("LLO_ALLOW_DEMO", default=False)
 
@@ -251,6 +252,30 @@ SFR_TIMEOUT = env.float("SFR_TIMEOUT", default=60.0)
 SFR_RETRIES = env.int("SFR_RETRIES", default=3)
 SFR_PAGE_SIZE = env.int("SFR_PAGE_SIZE", default=1000)
 
+# ФГИС МДЛП's REST API (docs/mdlp.md, «Client and emulator»): base URL (…/api/v1/), the account's client id
+# and secret, and the user id (the SHA-1 thumbprint of the signing certificate; empty: the signer's own).
+# MDLP_SIGNER signs the authorization code and every document (dotted path; the demo signer keeps its key
+# in MDLP_DEMO_KEY_FILE, certified by the demo CA of PRESCRIPTION_DEMO_CA_FILE). Timeout (s), retries per
+# call with exponential backoff from MDLP_BACKOFF (s), renewal of the token this many s before it expires.
+# The published minimum intervals (s) between calls of one account, kept across all workers in Redis:
+# documents/send, list calls (income/outcome, the registry), reads (status, ticket, files; 0 = none); plus
+# a margin against network jitter, and the longest queue (s) a call joins before MdlpRateLimited.
+MDLP_BASE_URL = env("MDLP_BASE_URL", default="")
+MDLP_CLIENT_ID = env("MDLP_CLIENT_ID", default="")
+MDLP_CLIENT_SECRET = env("MDLP_CLIENT_SECRET", default="")
+MDLP_USER_ID = env("MDLP_USER_ID", default="")
+MDLP_SIGNER = env("MDLP_SIGNER", default="integrations.mdlp.signer.DemoSigner")
+MDLP_DEMO_KEY_FILE = env.path("MDLP_DEMO_KEY_FILE", default=str(VAR_DIR / "signing" / "mdlp-demo.pem"))
+MDLP_TIMEOUT = env.float("MDLP_TIMEOUT", default=30.0)
+MDLP_RETRIES = env.int("MDLP_RETRIES", default=3)
+MDLP_BACKOFF = env.float("MDLP_BACKOFF", default=1.0)
+MDLP_TOKEN_RENEW_BEFORE = env.float("MDLP_TOKEN_RENEW_BEFORE", default=120.0)
+MDLP_SEND_INTERVAL = env.float("MDLP_SEND_INTERVAL", default=0.5)
+MDLP_LIST_INTERVAL = env.float("MDLP_LIST_INTERVAL", default=1.0)
+MDLP_READ_INTERVAL = env.float("MDLP_READ_INTERVAL", default=0.0)
+MDLP_INTERVAL_MARGIN = env.float("MDLP_INTERVAL_MARGIN", default=0.05)
+MDLP_RATE_MAX_WAIT = env.float("MDLP_RATE_MAX_WAIT", default=60.0)
+
 # Prescriptions (docs/prescriptions.md). Numbering patterns, copied into each MO's numerator for a
 # year: {region} region code, {yy}/{yyyy} year, {mo} MO code, {program} program code, {method} how
 # it was written (1 system, 2 MIS, 3 by hand), {seq:0Nd} the sequence. Validity days by rule.
@@ -269,6 +294,9 @@ PRESCRIPTION_LONG_VALIDITY_CATEGORIES = env.list("PRESCRIPTION_LONG_VALIDITY_CAT
 SEMD_OID_ROOT = env("SEMD_OID_ROOT", default="1.2.643.5.1.13.13.12.2.99.99999")
 SEMD_SYSTEM_NUMBER = env("SEMD_SYSTEM_NUMBER", default="1.1")
 SEMD_SCHEMA_DIR = env.path("SEMD_SCHEMA_DIR", default=str(BASE_DIR.parent / "shared" / "reference" / "semd"))
+# MDLP_SCHEMA_DIR holds the official MDLP document schemas (<dir>/documents.xsd and the scheme files), read
+# where documents are checked (docs/mdlp.md); never copied into the project.
+MDLP_SCHEMA_DIR = env.path("MDLP_SCHEMA_DIR", default=str(BASE_DIR.parent / "shared" / "reference" / "mdlp-xsd"))
 # The doctors' signatures (docs/signature.md): the signer class (dotted path), and for the demo signer
 # the file of its demo CA (key and certificate), shared by every process that signs or verifies.
 PRESCRIPTION_SIGNER = env("PRESCRIPTION_SIGNER", default="prescriptions.signing.DemoSigner")
