@@ -184,6 +184,9 @@ def print_banner(url: str, moved: bool) -> None:
             lines.append(f"    {u['username']:<12} {u['password']:<15} {u['role']:<17} {u['organization']}")
         for t in data["api_tokens"]:
             lines.append(f"    API-ключ {t['username']}: {t['token']}")
+    desk = VAR_DIR / "demo-codes" / "desk"
+    if (desk / "README.txt").exists():
+        lines += ["", f"  Пробный отпуск на кассе: штрихкоды рецептов и упаковок — {desk}/ (README.txt)"]
     lines += ["", "  Остановить: Ctrl-C", "=" * 72, ""]
     print("\n".join(lines), flush=True)
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("registry.urls")),
     path("", include("prescriptions.urls")),
     path("", include("warehouse.urls")),
+    path("", include("pharmacy.urls")),
     path("", include("llo.urls")),
 ]

@@ -108,6 +108,12 @@ USERS = [
     ("doctor", Role.DOCTOR, "10002", "Петрова", "Анна", "Игоревна", "врач-терапевт участковый"),
     ("mo_officer", Role.MO_DRUG_OFFICER, "10002", "Григорьева", "Ольга", "Павловна", "заместитель главного врача"),
     ("pharmacist", Role.PHARMACIST, "AP-01-01", "Белова", "Наталья", "Сергеевна", "провизор"),
+    # a pharmacist at every other dispensing point (the desk try-out sets: pharmacy/demo.py)
+    ("pharm_ap_01_02", Role.PHARMACIST, "AP-01-02", "Сергеева", "Ирина", "Викторовна", "провизор"),
+    ("pharm_ap_01_03", Role.PHARMACIST, "AP-01-03", "Никитина", "Людмила", "Андреевна", "фармацевт"),
+    ("pharm_ap_02_01", Role.PHARMACIST, "AP-02-01", "Антонова", "Юлия", "Сергеевна", "провизор"),
+    ("pharm_ap_02_02", Role.PHARMACIST, "AP-02-02", "Ковалёв", "Денис", "Игоревич", "провизор"),
+    ("pharm_ap_02_03", Role.PHARMACIST, "AP-02-03", "Макарова", "Елена", "Павловна", "провизор"),
     ("warehouse", Role.WAREHOUSE_CLERK, "WH-01", "Орлов", "Виктор", "Михайлович", "кладовщик"),
     ("analyst", Role.MINISTRY_ANALYST, "MZ", "Зайцева", "Светлана", "Олеговна", "главный специалист-аналитик"),
     ("minadmin", Role.MINISTRY_ADMIN, "MZ", "Егоров", "Максим", "Валерьевич", "начальник отдела лекарственного обеспечения"),

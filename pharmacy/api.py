@@ -1,6 +1,6 @@
 """REST API of the pharmacy desk for pharmacy systems: dispense a prescription by the packs' scans,
 check one scan, read a dispensing, list the SGTINs in stock at a point; put a prescription on
-deferred service and list the deferrals due. Thin: the checks and writes
+deferred service, list the deferrals due and record a patient's repeat visit. Thin: the checks and writes
 are `pharmacy.dispensing`, the access rules `pharmacy.selectors`."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from llo.access import get_for
 from llo.api import ErrorSerializer, role_permission
 from llo.models import Package
 
-from . import selectors
-from .deferrals import prescription_defer
+from . import lookups, selectors
+from .deferrals import VISIT_TEXT_MAX, deferral_visit, prescription_defer
 from .dispensing import UnmarkedItem, dispensation_create, scan_check
 from .selectors import DISPENSING_ROLES, READ_ALL_ROLES, STOCK_ROLES
 from .workdays import add_working_days
@@ -127,9 +127,8 @@ def _valid(serializer_class, data) -> dict:
 
 def _desk(request, data: dict):
     """The prescription and the point a request names (404 for what the caller may not use)."""
-    rx = selectors.prescription_for_desk(request.user, pk=data.get("prescription"), series=data.get("series", ""),
-                                         number=data.get("number", ""))
-    return rx, selectors.place_for(request.user, data.get("place"))
+    return lookups.desk_lookup(request.user, pk=data.get("prescription"), series=data.get("series", ""),
+                               number=data.get("number", ""), place=data.get("place"))
 
 
 ERRORS = {404: ErrorSerializer, 409: ErrorSerializer, 422: ErrorSerializer}
@@ -284,8 +283,7 @@ class PrescriptionDeferApi(APIView):
     )
     def post(self, request, pk: int):
         data = _valid(DeferInput, request.data)
-        rx = selectors.prescription_for_desk(request.user, pk=pk)
-        place = selectors.place_for(request.user, data.get("place"))
+        rx, place = lookups.desk_lookup(request.user, pk=pk, place=data.get("place"))
         deferral = prescription_defer(user=request.user, prescription=rx, place=place, purchase=data["purchase"])
         return Response(DeferralOutput(deferral).data, status=status.HTTP_201_CREATED)
 
@@ -309,3 +307,44 @@ class DeferralListApi(APIView):
         until = add_working_days(timezone.localdate(), n) if n is not None else None
         rows = list(selectors.deferrals_due(request.user, until=until)[:1000])
         return Response({"count": len(rows), "results": DeferralOutput(rows, many=True).data})
+
+
+class VisitInput(serializers.Serializer):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=VISIT_TEXT_MAX, default="",
+                                 help_text="примечание: что сказали гражданину")
+
+
+class DeferralEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    deferral = serializers.IntegerField(source="deferral_id")
+    at = serializers.DateTimeField()
+    kind = serializers.CharField(help_text="registered, visit, reserved, notified, served, overdue, closed")
+    kind_label = serializers.CharField(source="get_kind_display")
+    by = serializers.CharField(source="by.full_name", allow_null=True, default=None,
+                               help_text="кто; null — системная задача")
+    text = serializers.CharField()
+
+
+class DeferralVisitApi(APIView):
+    permission_classes = [role_permission(DISPENSING_ROLES)]
+
+    @extend_schema(
+        summary="Записать повторное обращение гражданина по рецепту на отсроченном обслуживании",
+        request=VisitInput, responses={201: DeferralEventOutput, 403: ErrorSerializer, 404: ErrorSerializer,
+                                       422: ErrorSerializer},
+        examples=[
+            OpenApiExample("Запрос", request_only=True, value={"text": "сообщили ожидаемую дату поступления"}),
+            OpenApiExample("Записано", response_only=True, status_codes=["201"], value={
+                "id": 31, "deferral": 7, "at": "2026-12-08T11:20:00+03:00", "kind": "visit",
+                "kind_label": "Повторное обращение", "by": "Белова Наталья Сергеевна",
+                "text": "сообщили ожидаемую дату поступления"}),
+            OpenApiExample("Уже закрыто", response_only=True, status_codes=["422"], value={
+                "code": "deferral.closed", "message": "Отсроченное обслуживание уже закрыто («Обслужен»): "
+                "повторное обращение не записывается", "details": {"deferral": 7, "status": "served"}}),
+        ],
+    )
+    def post(self, request, pk: int):
+        data = _valid(VisitInput, request.data)
+        deferral = get_for(selectors.deferrals_for(request.user), pk=pk)
+        event = deferral_visit(user=request.user, deferral=deferral, text=data["text"])
+        return Response(DeferralEventOutput(event).data, status=status.HTTP_201_CREATED)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("stock/packs/", api.StockPacksApi.as_view(), name="api_stock_packs"),
     path("prescriptions/<int:pk>/defer/", api.PrescriptionDeferApi.as_view(), name="api_prescription_defer"),
     path("deferrals/", api.DeferralListApi.as_view(), name="api_deferrals"),
+    path("deferrals/<int:pk>/visits/", api.DeferralVisitApi.as_view(), name="api_deferral_visits"),
 ]

@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Subquery
 
 from llo.barcodes import BarcodeError, Kind, parse_scan
 from llo.errors import ConflictError, ValidationFailed
 from llo.models import Package
 from prescriptions import signing
 from prescriptions.models import OPEN_STATUSES, Prescription, Status
-from procurement.models import ContractItem
-from warehouse.models import MarkedPack, PackState, RecalledSeries
+from warehouse.models import MarkedPack, PackState
 from warehouse.packs import PackNotAvailable
 from warehouse.reservations import NotEnoughStock
+
+from .models import Deferral, DeferralStatus
 
 
 class AlreadyDispensed(ConflictError):
@@ -79,7 +79,9 @@ REQUIRED = {"series": "серия", "number": "номер", "issued_on": "дат
 
 
 def check_prescription(rx: Prescription, *, today: date) -> None:
-    """Open, in force today and complete (no query)."""
+    """Open, in force today and complete. No query, but past `expires_on` (a rare case): the validity
+    of a prescription on deferred service is extended for the time of the service — a deferred one
+    is dispensable, a reserved one when it has an active deferral (the drug arrived for it)."""
     where = f"Рецепт {rx.series} № {rx.number}"
     if rx.status == Status.DISPENSED:
         raise AlreadyDispensed(f"{where} уже отпущен: повторный отпуск невозможен",
@@ -87,7 +89,7 @@ def check_prescription(rx: Prescription, *, today: date) -> None:
     if rx.status == Status.CANCELLED:
         raise PrescriptionCancelled(f"{where} аннулирован ({rx.cancel_reason}): отпуск невозможен, пациенту нужно "
                                     "обратиться к врачу", details={"prescription": rx.pk})
-    if rx.status == Status.EXPIRED or rx.expires_on < today:
+    if rx.status == Status.EXPIRED or (rx.expires_on < today and not _extended_by_deferral(rx)):
         raise PrescriptionExpired(f"{where}: срок действия истёк {rx.expires_on:%d.%m.%Y}. Отпуск невозможен, "
                                   "пациенту нужно обратиться к врачу за новым рецептом",
                                   details={"prescription": rx.pk, "expires_on": rx.expires_on.isoformat()})
@@ -101,6 +103,14 @@ def check_prescription(rx: Prescription, *, today: date) -> None:
     if missing:
         raise PrescriptionIncomplete(f"{where} заполнен не полностью (нет: {', '.join(REQUIRED[m] for m in missing)})"
                                      ": отпуск невозможен", details={"fields": missing})
+
+
+def _extended_by_deferral(rx: Prescription) -> bool:
+    """Still on deferred service, so still valid past `expires_on` (docs/pharmacy.md «Deferred service»)."""
+    if rx.status == Status.DEFERRED:
+        return True
+    return rx.status == Status.RESERVED and Deferral.objects.filter(
+        prescription_id=rx.pk, status__in=[DeferralStatus.OPEN, DeferralStatus.OVERDUE]).exists()
 
 
 def check_signature(rx: Prescription) -> None:
@@ -141,17 +151,6 @@ def parse_packs(codes: list[str]) -> list[str]:
                                 details={"sgtin": sgtin})
         sgtins.append(sgtin)
     return sgtins
-
-
-def packs_by_sgtin(sgtins: list[str]) -> dict[str, MarkedPack]:
-    """The packs with their pack and trade name, a `recalled` flag and the `price` of their state
-    contract: one query."""
-    recalled = RecalledSeries.objects.filter(package_id=OuterRef("package_id"), series=OuterRef("series"),
-                                             is_active=True)
-    price = ContractItem.objects.filter(contract_id=OuterRef("contract_id"), package_id=OuterRef("package_id"))
-    packs = (MarkedPack.objects.filter(sgtin__in=sgtins).select_related("package__trade_name")
-             .annotate(recalled=Exists(recalled), price=Subquery(price.values("price")[:1])))
-    return {pack.sgtin: pack for pack in packs}
 
 
 def check_pack(pack: MarkedPack | None, sgtin: str, *, rx: Prescription, place_id: int, today: date) -> None:

@@ -31,7 +31,7 @@ from warehouse.models import PackState, Reason, RecalledSeries, ReservationState
 from warehouse.packs import PackNotAvailable, packs_move
 from warehouse.reservations import reservation_close
 
-from . import checks
+from . import checks, lookups
 from .deferrals import deferral_served
 from .models import Dispensation, DispensedItem
 from .selectors import may_dispense_at
@@ -81,7 +81,7 @@ def dispensation_create(*, user, prescription: Prescription, place: Organization
     checks.check_prescription(rx, today=today)
     checks.check_signature(rx)
     sgtins = checks.parse_packs(list(codes))
-    packs = checks.packs_by_sgtin(sgtins) if sgtins else {}
+    packs = lookups.packs_by_sgtin(sgtins) if sgtins else {}
     for sgtin in sgtins:
         checks.check_pack(packs.get(sgtin), sgtin, rx=rx, place_id=place.pk, today=today)
     _check_items(items, rx=rx)
@@ -152,7 +152,7 @@ def _dispense(user, rx: Prescription, place: Organization, marked: list, items: 
     moves, rows = _lines(place, marked, items, usable, prices)
     ledger.post(moves, reason=Reason.DISPENSING, reference=label, user_id=user.pk)
     if was in (Status.DEFERRED, Status.RESERVED):  # a deferral (reserved when its stock arrived) is served
-        deferral_served(prescription=rx)
+        deferral_served(prescription=rx, user=user)
     if was == Status.RESERVED:  # a hold elsewhere is released, here it is what was given out
         reservation_close(reference=label, state=ReservationState.CONSUMED if rx.reserved_at_id == place.pk
                           else ReservationState.RELEASED)
@@ -255,7 +255,7 @@ def scan_check(*, user, prescription: Prescription, place: Organization, raw: st
         if len(accepted) >= rx.quantity:
             raise checks.QuantityMismatch(f"Уже отсканировано {len(accepted)} упак. — столько, сколько выписано",
                                           details={"prescribed": rx.quantity, "given": len(accepted) + 1})
-        packs = checks.packs_by_sgtin([sgtin, *accepted])
+        packs = lookups.packs_by_sgtin([sgtin, *accepted])
         pack = packs.get(sgtin)
         checks.check_pack(pack, sgtin, rx=rx, place_id=place.pk, today=today)
         lot = (pack.package_id, pack.series)

@@ -115,6 +115,39 @@ class Deferral(models.Model):
         return f"Отсроченное обслуживание рецепта {self.prescription_id} до {self.deadline:%d.%m.%Y}"
 
 
+class DeferralEventKind(models.TextChoices):
+    REGISTERED = "registered", "Поставлен на отсроченное обслуживание"
+    VISIT = "visit", "Повторное обращение"
+    RESERVED = "reserved", "Товар поступил, забронирован"
+    NOTIFIED = "notified", "Гражданин уведомлён"
+    SERVED = "served", "Отпущен"
+    OVERDUE = "overdue", "Срок нарушен"
+    CLOSED = "closed", "Снят с обслуживания"
+
+
+class DeferralEvent(models.Model):
+    """The journal of a deferral: each change (and each repeat visit of the patient) is a row written
+    in the transaction of the change; `by` is empty for the system's periodic tasks."""
+
+    deferral = models.ForeignKey(Deferral, on_delete=models.PROTECT, related_name="events",
+                                 verbose_name="отсроченное обслуживание")
+    at = models.DateTimeField("когда", default=timezone.now)
+    kind = models.CharField("событие", max_length=10, choices=DeferralEventKind.choices)
+    by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                           verbose_name="кто (пусто — система)")
+    text = models.CharField("примечание", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "событие отсроченного обслуживания"
+        verbose_name_plural = "журнал отсроченного обслуживания"
+        ordering = ["at", "pk"]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=DeferralEventKind.values),
+                                              name="deferral_event_kind_known")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%d.%m.%Y %H:%M}"
+
+
 class NotificationChannel(models.TextChoices):
     SMS = "sms", "SMS"
     EMAIL = "email", "Электронная почта"

@@ -1,4 +1,5 @@
-"""Periodic work of the deferred service: overdue deferrals and the patients' notices."""
+"""Periodic work of the deferred service: overdue deferrals, deferrals whose prescription left the
+service, and the patients' notices."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from . import deferrals
 def deferrals_mark_overdue() -> int:
     with audit_context(source="pharmacy.deferrals_mark_overdue"):
         return deferrals.deferrals_mark_overdue(today=timezone.localdate())
+
+
+@shared_task(name="pharmacy.deferrals_close_stale", ignore_result=True)
+def deferrals_close_stale() -> int:
+    with audit_context(source="pharmacy.deferrals_close_stale"):
+        return deferrals.deferrals_close_stale()
 
 
 @shared_task(name="pharmacy.notifications_send", ignore_result=True)

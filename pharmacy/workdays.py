@@ -4,6 +4,7 @@ transferred by the government (the `holidays` package), corrected by the ministr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 import holidays
@@ -36,3 +37,23 @@ def add_working_days(start: date, n: int) -> date:
             n -= 1
     return day
 
+
+
+def working_days_left(today: date, deadlines: Iterable[date]) -> dict[date, int]:
+    """For each deadline, the working days from `today` to it (today not counted, the deadline
+    counted, as `add_working_days` counts): 0 when it is today, negative — the working days since —
+    when it has passed. One query for all of them: the overrides of the window."""
+    deadlines = set(deadlines)
+    if not deadlines:
+        return {}
+    start, end = min(min(deadlines), today), max(max(deadlines), today)
+    overrides = dict(NonWorkingDayOverride.objects.filter(date__gt=start, date__lte=end)
+                     .values_list("date", "is_working"))
+    calendar = holidays.Russia(years=range(start.year, end.year + 1))
+    counted, n, day = {start: 0}, 0, start  # working days in (start, day]
+    while day < end:
+        day += timedelta(days=1)
+        if overrides.get(day, calendar.is_working_day(day)):
+            n += 1
+        counted[day] = n
+    return {deadline: counted[deadline] - counted[today] for deadline in deadlines}

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from llo.barcodes import prescription_label
@@ -136,18 +138,34 @@ def prescription_transition(*, prescription: Prescription, to: str, user=None, c
         raise StatusConflict(f"Рецепт в статусе «{Status(old).label}»: перевести его в «{Status(to).label}» нельзя",
                              details={"status": old, "to": to})
     now = timezone.now()
-    changed = Prescription.objects.filter(pk=prescription.pk, status=old).update(status=to, status_changed_at=now,
-                                                                                 **fields)
-    if changed != 1:
+    if not _move_and_record(prescription.pk, old, to, now, user, comment[:300], fields):
         current = Prescription.objects.values_list("status", flat=True).get(pk=prescription.pk)
         raise StatusConflict(f"Рецепт уже в статусе «{Status(current).label}»: обновите страницу",
                              details={"status": current, "to": to})
-    StatusChange.objects.create(prescription=prescription, from_status=old, to_status=to, at=now, user=user,
-                                     comment=comment[:300])
     prescription.status, prescription.status_changed_at = to, now
     for name, value in fields.items():
         setattr(prescription, name, value)
     return prescription
+
+
+def _move_and_record(pk: int, old: str, to: str, now, user, comment: str, fields: dict) -> bool:
+    """The compare-and-swap UPDATE and its history row in one statement (one round trip on the hot
+    paths: issuing with a reservation, dispensing); False when the row was no longer in `old`."""
+    columns = {"status": to, "status_changed_at": now, **fields}
+    assignments, values = [], []
+    for name, value in columns.items():
+        field = Prescription._meta.get_field(name)
+        if hasattr(value, "prepare_database_save"):  # a model instance for a foreign key: its key
+            value = value.prepare_database_save(field)
+        assignments.append(f"{connection.ops.quote_name(field.column)} = %s")
+        values.append(field.get_db_prep_save(value, connection))
+    sql = (f"WITH moved AS (UPDATE {Prescription._meta.db_table} SET {', '.join(assignments)} "
+           "WHERE id = %s AND status = %s RETURNING id) "
+           f"INSERT INTO {StatusChange._meta.db_table} (prescription_id, from_status, to_status, at, user_id, comment) "
+           "SELECT id, %s, %s, %s, %s, %s FROM moved RETURNING id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, pk, old, old, to, now, getattr(user, "pk", None), comment])
+        return cursor.fetchone() is not None
 
 
 @transaction.atomic
@@ -162,10 +180,19 @@ def prescription_cancel(*, prescription: Prescription, user, reason: str) -> Pre
 
 
 def prescriptions_expire(*, today: date) -> int:
-    """Open prescriptions past their last day become expired (the periodic task); returns how many."""
+    """Open prescriptions past their last day become expired (the periodic task); returns how many.
+
+    The validity of a prescription on deferred service is extended for the time of the service (the
+    patient must not lose it because the pharmacy had no stock): `deferred` ones are not expired, nor
+    `reserved` ones whose last move was deferred → reserved (the drug arrived and waits for the
+    patient). When that hold runs out (`reservations_expire`) the prescription is issued again and
+    expires here on the next run."""
+    last_from = StatusChange.objects.filter(prescription=OuterRef("pk")).order_by("-at", "-pk").values("from_status")
+    due = (Prescription.objects.filter(status__in=[Status.ISSUED, Status.RESERVED], expires_on__lt=today)
+           .annotate(last_from=Coalesce(Subquery(last_from[:1]), Value("")))
+           .exclude(status=Status.RESERVED, last_from=Status.DEFERRED)
+           .only("pk", "status", "series", "number"))
     count = 0
-    due = Prescription.objects.filter(status__in=[Status.ISSUED, Status.RESERVED, Status.DEFERRED],
-                                      expires_on__lt=today).only("pk", "status", "series", "number")
     for rx in due.iterator(chunk_size=500):
         try:
             with transaction.atomic():

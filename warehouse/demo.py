@@ -1,7 +1,7 @@
 """The demo region's stock: two state contracts, a receipt at the regional warehouse (marked packs
 in SSCC boxes and unmarked goods), storage addresses, shipments received at every dispensing point,
-a recalled series, a series about to expire, a draft receipt waiting to be scanned — and DataMatrix
-images of its packs under `var/demo-codes/` for trying the scan pages.
+a recalled series (one pack of it at every point), a series about to expire, a draft receipt waiting
+to be scanned — and DataMatrix images of its packs under `var/demo-codes/` for trying the scan pages.
 
 Idempotent: nothing is added once the first demo contract exists. Everything goes through the
 services, so the demo stock is what real operations would leave behind.
@@ -24,7 +24,7 @@ from llo.demo import DEMO_PASSWORD
 from llo.models import FundingSource, Organization, Package, Program, Role, User
 from procurement.models import ContractDelivery, ContractItem, StateContract
 
-from .models import Acceptance, MarkedPack, PackState, RecalledSeries
+from .models import Acceptance, MarkedPack, PackState, RecalledSeries, StockDocument
 from .receipts import ExpectedPack, ReceiptLine, receipt_create, receipt_post, receipt_scan
 from .shipments import Wanted, shipment_create, shipment_receive, shipment_scan, shipment_ship
 from .storage import address_create
@@ -36,6 +36,7 @@ CONTRACTS = [
     ("0199200000126000102", "2990100001226000102", "SUP-02", "REG-CAT", FundingSource.REGIONAL, 4),
 ]
 PACKS_PER_SERIES = 20
+RECALLED_SERIES = "RZN-0426"
 SHIP_PER_PACKAGE = 3
 
 
@@ -56,7 +57,8 @@ def _sgtin(package: Package) -> str:
     return f"{package.gtin}{_serial(next(_numbers))}"
 
 
-def _datamatrix(sgtin: str) -> str:
+def pack_datamatrix(sgtin: str) -> str:
+    """The GS1 element string a demo pack's DataMatrix holds (GTIN, serial, crypto tail), GS-separated."""
     return f"01{sgtin[:14]}21{sgtin[14:]}\x1d91EE06\x1d92{'dGVzdC1jcnlwdG8tY29kZS1mb3ItZGVtby1wYWNrcw=='[:44]}"
 
 
@@ -112,8 +114,9 @@ def seed_stock() -> None:
         receipt_post(user=clerk, document=unmarked_receipt)
         demo_packs += [(e.sgtin, str(package)) for e, package in zip(expected[1:4], packages[:1] * 3)]
         _ship_to_points(clerk, packages)
-    RecalledSeries.objects.create(package=marked[0], series="RZN-0426", letter="Письмо Росздравнадзора № 01И-2026/26",
-                                  recalled_on=today - timedelta(days=10))
+    _recalled_at_points(marked[0], today)
+    RecalledSeries.objects.create(package=marked[0], series=RECALLED_SERIES,
+                                  letter="Письмо Росздравнадзора № 01И-2026/26", recalled_on=today - timedelta(days=10))
     _waiting_receipt(clerk, marked[1], today)
     _save_images(demo_packs)
     logger.info("Demo stock: %s cells at %s", len(cells), warehouse)
@@ -121,15 +124,34 @@ def seed_stock() -> None:
 
 def _ship_to_points(clerk: User, packages: list[Package]) -> None:
     for point in Organization.objects.filter(kind="dispensing_point").order_by("code"):
-        document = shipment_create(user=clerk, destination=point,
-                                   wanted=[Wanted(p, SHIP_PER_PACKAGE) for p in packages[:4]])
-        for line in document.lines.select_related("package"):  # the packs the pick list names
-            for sgtin in (MarkedPack.objects.filter(place=clerk.organization, package=line.package, series=line.series,
-                                                    state=PackState.IN_STOCK)
-                          .order_by("sgtin").values_list("sgtin", flat=True)[:line.quantity]):
-                shipment_scan(user=clerk, document=document, raw=_datamatrix(sgtin))
-        shipment_ship(user=clerk, document=document)
-        shipment_receive(user=_pharmacist_at(point), document=document)
+        ship_to_point(clerk, point, [Wanted(p, SHIP_PER_PACKAGE) for p in packages[:4]])
+
+
+def ship_to_point(clerk: User, point: Organization, wanted: list[Wanted]) -> StockDocument:
+    """A shipment from the clerk's warehouse, picked by scanning the packs its pick list names, shipped
+    and received by the point's pharmacist — as the pages would do it."""
+    document = shipment_create(user=clerk, destination=point, wanted=wanted)
+    for line in document.lines.select_related("package"):  # the packs the pick list names
+        for sgtin in (MarkedPack.objects.filter(place=clerk.organization, package=line.package, series=line.series,
+                                                state=PackState.IN_STOCK)
+                      .order_by("sgtin").values_list("sgtin", flat=True)[:line.quantity]):
+            shipment_scan(user=clerk, document=document, raw=pack_datamatrix(sgtin))
+    shipment_ship(user=clerk, document=document)
+    return shipment_receive(user=_pharmacist_at(point), document=document)
+
+
+def _recalled_at_points(package: Package, today: date) -> None:
+    """One pack of the series recalled afterwards, delivered straight to every point before the recall:
+    the stock pages list it for write-off and the pharmacy desk refuses it (`pack.recalled`)."""
+    contract = StateContract.objects.get(number=CONTRACTS[0][0])
+    for point in Organization.objects.filter(kind="dispensing_point").order_by("code"):
+        user, sgtin = _pharmacist_at(point), _sgtin(package)
+        document = receipt_create(user=user, contract=contract, acceptance=Acceptance.DIRECT,
+                                  supplier_number=f"УПД-{point.code}", supplier_date=today - timedelta(days=20),
+                                  expected=[ExpectedPack(sgtin=sgtin, series=RECALLED_SERIES,
+                                                         expiry=today + timedelta(days=300))])
+        receipt_scan(user=user, document=document, raw=pack_datamatrix(sgtin))
+        receipt_post(user=user, document=document)
 
 
 def _pharmacist_at(point: Organization) -> User:
@@ -161,8 +183,8 @@ def _save_images(packs: list[tuple[str, str]], folder: str = "stock") -> None:
     directory.mkdir(parents=True, exist_ok=True)
     lines = []
     for sgtin, label in packs:
-        (directory / f"{sgtin}.png").write_bytes(encode_datamatrix(_datamatrix(sgtin)))
-        lines.append(f"{sgtin}.png  {label}\n    {_datamatrix(sgtin).replace(chr(29), '<GS>')}")
+        (directory / f"{sgtin}.png").write_bytes(encode_datamatrix(pack_datamatrix(sgtin)))
+        lines.append(f"{sgtin}.png  {label}\n    {pack_datamatrix(sgtin).replace(chr(29), '<GS>')}")
     (directory / "README.txt").write_text(
         "DataMatrix упаковок демо-региона. Строку под именем файла можно ввести в поле сканирования.\n\n"
         + "\n".join(lines) + "\n", encoding="utf-8")

@@ -1,9 +1,9 @@
 """Posting to the stock ledger: movement rows and balances, in the caller's transaction.
 
 Every change of stock goes through `post()`: it sums the movements per balance key, locks the
-balances it lowers (in key order, so that two posters never wait on each other in a circle),
-refuses to take more than there is, writes one ledger row per key and upserts the balances in one
-statement. `CHECK (quantity >= 0)` on the balance stays the backstop.
+balances it lowers in one statement (in key order, so that two posters never wait on each other in
+a circle), refuses to take more than there is, then lowers and upserts the balances and writes one
+ledger row per key in one more statement. `CHECK (quantity >= 0)` on the balance stays the backstop.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from llo.errors import ConflictError
 
-from .models import StockBalance, StockMovement
+from .models import StockBalance
 
 
 @dataclass(frozen=True)
@@ -40,25 +40,47 @@ class InsufficientStock(ConflictError):
     code = "stock.insufficient"
 
 
-_LOCK = """
-    SELECT id, quantity FROM warehouse_stockbalance
-    WHERE place_id = %s AND address_id IS NOT DISTINCT FROM %s AND package_id = %s AND series = %s
-      AND funding_source = %s AND contract_id IS NOT DISTINCT FROM %s
-    FOR UPDATE
+_KEYS = """unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[])
+    AS k(place_id, address_id, package_id, series, funding_source, contract_id)"""
+# the balances to lower, locked in one statement in key order (rows are locked as the sort emits them)
+_LOCK = f"""
+    SELECT b.id, b.place_id, b.address_id, b.package_id, b.series, b.funding_source, b.contract_id, b.quantity
+    FROM {_KEYS} JOIN warehouse_stockbalance b
+      ON b.place_id = k.place_id AND b.address_id IS NOT DISTINCT FROM k.address_id AND b.package_id = k.package_id
+     AND b.series = k.series AND b.funding_source = k.funding_source AND b.contract_id IS NOT DISTINCT FROM k.contract_id
+    ORDER BY b.place_id, coalesce(b.address_id, 0), b.package_id, b.series, b.funding_source, coalesce(b.contract_id, 0)
+    FOR UPDATE OF b
 """
-_LOWER = """
-    UPDATE warehouse_stockbalance b SET quantity = b.quantity + d.delta, updated_at = now()
-    FROM unnest(%s::bigint[], %s::integer[]) AS d(id, delta) WHERE b.id = d.id
+# lower, raise (upsert) and write the ledger rows in one statement; a CHECK is tested on the row an
+# INSERT proposes, before ON CONFLICT: only raised balances upsert
+_WRITE = """
+    WITH lowered AS (
+        UPDATE warehouse_stockbalance b SET quantity = b.quantity + d.delta, updated_at = now()
+        FROM unnest(%(lower_ids)s::bigint[], %(lower_deltas)s::integer[]) AS d(id, delta) WHERE b.id = d.id
+        RETURNING b.id
+    ), raised AS (
+        INSERT INTO warehouse_stockbalance (place_id, address_id, package_id, series, expiry, funding_source,
+                                            contract_id, quantity, updated_at)
+        SELECT *, now() FROM unnest(%(r_place)s::bigint[], %(r_address)s::bigint[], %(r_package)s::bigint[],
+                                    %(r_series)s::text[], %(r_expiry)s::date[], %(r_funding)s::text[],
+                                    %(r_contract)s::bigint[], %(r_quantity)s::integer[])
+        ON CONFLICT ON CONSTRAINT balance_key
+        DO UPDATE SET quantity = warehouse_stockbalance.quantity + EXCLUDED.quantity, updated_at = now()
+        RETURNING id
+    )
+    INSERT INTO warehouse_stockmovement (place_id, address_id, package_id, series, expiry, funding_source, contract_id,
+                                         quantity, reason, document_id, reference, user_id, created_at)
+    SELECT m.*, %(reason)s, %(document)s, %(reference)s, %(user)s, now()
+    FROM unnest(%(m_place)s::bigint[], %(m_address)s::bigint[], %(m_package)s::bigint[], %(m_series)s::text[],
+                %(m_expiry)s::date[], %(m_funding)s::text[], %(m_contract)s::bigint[], %(m_quantity)s::integer[]) AS m
 """
-# a CHECK is tested on the row an INSERT proposes, before ON CONFLICT: only raised balances upsert
-_RAISE = """
-    INSERT INTO warehouse_stockbalance (place_id, address_id, package_id, series, expiry, funding_source, contract_id,
-                                        quantity, updated_at)
-    SELECT * , now() FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::date[], %s::text[],
-                                 %s::bigint[], %s::integer[])
-    ON CONFLICT ON CONSTRAINT balance_key
-    DO UPDATE SET quantity = warehouse_stockbalance.quantity + EXCLUDED.quantity, updated_at = now()
-"""
+
+
+def _columns(rows: list[tuple[StockKey, date, int]]) -> list[list]:
+    """(key, expiry, quantity) rows as the eight arrays the statements unnest."""
+    fields = [(k.place_id, k.address_id, k.package_id, k.series, expiry, k.funding_source, k.contract_id, quantity)
+              for k, expiry, quantity in rows]
+    return [list(column) for column in zip(*fields)] if fields else [[] for _ in range(8)]
 
 
 def _sum(moves: list[Move]) -> dict[StockKey, tuple[date, int]]:
@@ -84,33 +106,40 @@ def post(moves: list[Move], *, reason: str, document_id: int | None = None, user
     totals = _sum(moves)
     if not totals:
         return 0
-    lowered: dict[int, int] = {}  # balance id -> delta (< 0)
+    lowered = _lock_lowered({key: quantity for key, (_, quantity) in totals.items() if quantity < 0})
+    raised = [(k, expiry, quantity) for k, (expiry, quantity) in totals.items() if quantity > 0]
+    params = {"lower_ids": list(lowered), "lower_deltas": list(lowered.values()), "reason": reason,
+              "document": document_id, "reference": reference, "user": user_id}
+    params.update(zip(("r_place", "r_address", "r_package", "r_series", "r_expiry", "r_funding", "r_contract",
+                       "r_quantity"), _columns(raised)))
+    params.update(zip(("m_place", "m_address", "m_package", "m_series", "m_expiry", "m_funding", "m_contract",
+                       "m_quantity"), _columns([(k, expiry, quantity) for k, (expiry, quantity) in totals.items()])))
     with connection.cursor() as cursor:
-        for key, (_, quantity) in totals.items():
-            if quantity < 0:
-                cursor.execute(_LOCK, [key.place_id, key.address_id, key.package_id, key.series,
-                                       key.funding_source, key.contract_id])
-                row = cursor.fetchone()
-                available = row[1] if row else 0
-                if available + quantity < 0:
-                    raise InsufficientStock(
-                        f"Недостаточно остатка серии {key.series}: есть {available} упак., нужно {-quantity}",
-                        details={"package_id": key.package_id, "series": key.series, "available": available,
-                                 "needed": -quantity, "place_id": key.place_id})
-                lowered[row[0]] = quantity
-        if lowered:
-            cursor.execute(_LOWER, [list(lowered), list(lowered.values())])
-        raised = [(k, expiry, quantity) for k, (expiry, quantity) in totals.items() if quantity > 0]
-        if raised:
-            columns = list(zip(*((k.place_id, k.address_id, k.package_id, k.series, expiry, k.funding_source,
-                                  k.contract_id, quantity) for k, expiry, quantity in raised)))
-            cursor.execute(_RAISE, [list(c) for c in columns])
-    StockMovement.objects.bulk_create(
-        StockMovement(place_id=k.place_id, address_id=k.address_id, package_id=k.package_id, series=k.series,
-                      expiry=expiry, funding_source=k.funding_source, contract_id=k.contract_id, quantity=quantity,
-                      reason=reason, document_id=document_id, reference=reference, user_id=user_id)
-        for k, (expiry, quantity) in totals.items())
+        cursor.execute(_WRITE, params)
     return len(totals)
+
+
+def _lock_lowered(wanted: dict[StockKey, int]) -> dict[int, int]:
+    """Lock the balances to be lowered (one statement, key order) and refuse to take more than there
+    is; returns balance id -> delta."""
+    if not wanted:
+        return {}
+    keys = list(wanted)
+    columns = [list(c) for c in zip(*((k.place_id, k.address_id, k.package_id, k.series, k.funding_source,
+                                        k.contract_id) for k in keys))]
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK, columns)
+        found = {StockKey(*row[1:7]): (row[0], row[7]) for row in cursor.fetchall()}
+    lowered = {}
+    for key in keys:  # already in lock order (_sum)
+        balance_id, available = found.get(key, (None, 0))
+        if available + wanted[key] < 0:
+            raise InsufficientStock(
+                f"Недостаточно остатка серии {key.series}: есть {available} упак., нужно {-wanted[key]}",
+                details={"package_id": key.package_id, "series": key.series, "available": available,
+                         "needed": -wanted[key], "place_id": key.place_id})
+        lowered[balance_id] = wanted[key]
+    return lowered
 
 
 _DRIFT = """

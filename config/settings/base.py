@@ -198,6 +198,7 @@ CELERY_BEAT_SCHEDULE = {
     "prescriptions-expire": {"task": "prescriptions.expire", "schedule": 3600.0},
     "reservations-expire": {"task": "prescriptions.reservations_expire", "schedule": 60.0},
     "deferrals-mark-overdue": {"task": "pharmacy.deferrals_mark_overdue", "schedule": 3600.0},
+    "deferrals-close-stale": {"task": "pharmacy.deferrals_close_stale", "schedule": 3600.0},
     "notifications-send": {"task": "pharmacy.notifications_send", "schedule": 60.0},
 }
 
@@ -207,6 +208,8 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_BACKOFF_BASE = env.float("OUTBOX_BACKOFF_BASE", default=10.0)
 OUTBOX_BACKOFF_CAP = env.float("OUTBOX_BACKOFF_CAP", default=3600.0)
 OUTBOX_CLAIM_TIMEOUT = env.int("OUTBOX_CLAIM_TIMEOUT", default=600)
+# the dispatcher is woken at most this often per process after commits (a trailing wake covers the rest)
+OUTBOX_WAKE_INTERVAL = env.float("OUTBOX_WAKE_INTERVAL", default=0.1)
 
 # Readiness: a worker must have answered within this many seconds.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=90)

@@ -251,3 +251,34 @@ def test_publish_commits_when_the_broker_is_down():
     assert OutboxMessage.objects.get(key="broker-down").status == OutboxStatus.PENDING
     elapsed = json.loads(result.stdout.strip().splitlines()[-1])["elapsed"]
     assert elapsed < 10, f"publish waited {elapsed:.1f} s on a dead broker"
+
+
+@override_settings(OUTBOX_WAKE_INTERVAL=0.3)
+def test_commits_close_together_wake_the_dispatcher_once_then_once_more_at_the_end(monkeypatch):
+    """At most one wake per interval per process, and a trailing one for commits inside it: none waits
+    for the beat."""
+    sent = []
+    monkeypatch.setattr(outbox, "_send_wake", lambda: sent.append(time.monotonic()))
+    wake = outbox._Waker()
+    started = time.monotonic()
+    for _ in range(5):
+        wake()
+    assert len(sent) == 1  # the first at once, the other four covered by one trailing wake
+    time.sleep(0.6)
+    assert len(sent) == 2 and sent[1] - started >= 0.25
+    wake()  # the interval since the trailing wake has passed: at once again
+    assert len(sent) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_messages_published_in_a_burst_are_all_delivered(topic, celery_worker_thread):
+    name, _, _ = topic
+    keys = [f"burst-{n}" for n in range(5)]
+    for key in keys:  # five commits within one wake interval
+        with transaction.atomic():
+            outbox.publish(name, {"n": 1}, key=key)
+    deadline = time.monotonic() + 20
+    done = OutboxMessage.objects.filter(key__in=keys, status=OutboxStatus.DONE)
+    while time.monotonic() < deadline and done.count() < 5:
+        time.sleep(0.1)
+    assert done.count() == 5

@@ -32,8 +32,9 @@ def desk(client, pharmacist):
 
 def test_dispensing_answers_201_with_the_record(desk, issued, point, package, contract, django_assert_num_queries):
     sgtins = pf.stock(point, package, 2, contract=contract)
-    # session, user, prescription, point + the service's 15 (tests/pharmacy/test_scan_check.py)
-    with django_assert_num_queries(19):
+    # session, user, the prescription with the point (pharmacy.lookups) + the service's 13
+    # (tests/pharmacy/test_scan_check.py)
+    with django_assert_num_queries(16):
         response = post(desk, {"prescription": issued.pk, "codes": ["]d2" + datamatrix(s) + "\r\n" for s in sgtins]})
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -150,7 +151,7 @@ def test_only_the_pharmacy_organizations_own_account_gets_a_key(pharmacist):
 def test_scan_check_answers_green_or_red(desk, issued, point, package, django_assert_num_queries):
     sgtins = pf.stock(point, package, 2)
     url = f"{URL}check/"
-    with django_assert_num_queries(6):  # session, user, prescription, point, packs, free stock
+    with django_assert_num_queries(5):  # session, user, the prescription with the point, packs, free stock
         green = post(desk, {"prescription": issued.pk, "code": datamatrix(sgtins[0])}, url).json()
     assert (green["ok"], green["sgtin"], green["scanned"], green["needed"]) == (True, sgtins[0], 1, 2)
     red = post(desk, {"prescription": issued.pk, "code": datamatrix(sgtins[0]), "already": [sgtins[0]]}, url)

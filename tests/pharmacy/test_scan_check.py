@@ -86,7 +86,8 @@ def test_query_counts_are_pinned(desk, issued, point, pharmacist, package, contr
     with django_assert_num_queries(2):  # the packs with their recall flag; free stock of the series
         assert desk(datamatrix(sgtins[1]), already=[sgtins[0]]).ok
     rx = Prescription.objects.select_related("doctor").get(pk=issued.pk)
-    # before: certificate, packs (with recall flag and price); then savepoint, prescription CAS and
-    # history, packs, balances lock, others' holds, ledger (lock, lower, rows), record, items, outbox, release
-    with django_assert_num_queries(15):
+    # before: certificate, packs (with recall flag and price); then savepoint, prescription CAS with its
+    # history row, packs, balances lock, others' holds, ledger (lock; lower and rows), record, items, outbox,
+    # release
+    with django_assert_num_queries(13):
         dispensation_create(user=pharmacist, prescription=rx, place=point, codes=[datamatrix(s) for s in sgtins])

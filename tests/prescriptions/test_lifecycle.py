@@ -51,6 +51,31 @@ def test_expiry_task_expires_open_prescriptions_past_their_last_day(issue, today
     assert prescriptions_expire.apply().get() == 0  # idempotent
 
 
+def test_on_deferred_service_a_prescription_keeps_its_validity(issue, today, draft, attached_point, package,
+                                                                doctor_user):
+    """Deferred, or reserved when the drug arrived for it (deferred → reserved), it is not expired: its
+    validity is extended for the time of the deferred service; a plain reservation expires."""
+    stock(attached_point, package, quantity=5)
+    deferred, arrived, issued = issue(), issue(), issue()
+    reserved, _ = services.prescription_issue(user=doctor_user, draft=draft(),
+                                              reserve=services.Reservation(place=attached_point, days=2))
+    for rx in (deferred, arrived):
+        services.prescription_transition(prescription=rx, to=Status.DEFERRED, user=doctor_user)
+    services.prescription_transition(prescription=arrived, to=Status.RESERVED, reserved_at=attached_point)
+    for rx in (deferred, arrived, issued, reserved):
+        Prescription.objects.filter(pk=rx.pk).update(issued_on=today - timedelta(days=40),
+                                                      expires_on=today - timedelta(days=11))
+    assert prescriptions_expire.apply().get() == 2
+    statuses = dict(Prescription.objects.values_list("pk", "status"))
+    assert [statuses[rx.pk] for rx in (deferred, arrived, issued, reserved)] == [
+        Status.DEFERRED, Status.RESERVED, Status.EXPIRED, Status.EXPIRED]
+
+    # the hold from the arrival runs out: issued again, it expires like any other
+    services.prescription_transition(prescription=arrived, to=Status.ISSUED, reserved_at=None)
+    assert prescriptions_expire.apply().get() == 1
+    assert Prescription.objects.get(pk=arrived.pk).status == Status.EXPIRED
+
+
 def test_a_reservation_holds_packs_then_runs_out_and_returns_them(draft, attached_point, package, doctor_user):
     stock(attached_point, package, quantity=5)
     rx, _ = services.prescription_issue(user=doctor_user, draft=draft(),

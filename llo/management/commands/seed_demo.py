@@ -23,3 +23,6 @@ class Command(BaseCommand):
         for t in credentials.api_tokens:
             self.stdout.write(f"  API-ключ {t['username']} ({t['organization']}): {t['token']}")
         self.stdout.write(f"Сохранено в {path}")
+        desk = settings.VAR_DIR / "demo-codes" / "desk"
+        if (desk / "README.txt").exists():
+            self.stdout.write(f"Пробный отпуск на кассе: штрихкоды рецептов и упаковок — {desk}/ (README.txt)")
