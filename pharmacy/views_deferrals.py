@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 from llo.access import get_for
 from llo.errors import ApplicationError
 from llo.roles import PERSON_READ_ROLES, has_role
+from llo.russian import plural
 from llo.views import paginate, role_required
 
 from . import selectors
@@ -64,20 +65,12 @@ class DeferralFilterForm(forms.Form):
         return values, notes
 
 
-def _plural(n: int, one: str, few: str, many: str) -> str:
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
-
-
 def days_text(n: int) -> str:
     """Working days left, in words: «сегодня последний день», «3 рабочих дня», «нарушен на 1 рабочий день»."""
     if n == 0:
         return "сегодня последний день"
     m = abs(n)
-    words = f"{m} {_plural(m, 'рабочий день', 'рабочих дня', 'рабочих дней')}"
+    words = f"{m} {plural(m, 'рабочий день', 'рабочих дня', 'рабочих дней')}"
     return words if n > 0 else f"нарушен на {words}"
 
 

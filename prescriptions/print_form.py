@@ -33,6 +33,7 @@ from reportlab.pdfgen import canvas
 
 from llo.barcodes import DataMatrixUnavailable, encode_datamatrix, prescription_label
 from llo.models import FundingSource, PaymentShare
+from llo.russian import plural
 from llo.validators import format_snils
 from registry.patient_card import FONT, FONT_BOLD, register_fonts
 
@@ -291,12 +292,6 @@ _HUNDREDS = ("", "сто", "двести", "триста", "четыреста",
              "девятьсот")
 
 
-def _plural(n: int, one: str, few: str, many: str) -> str:
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    return few if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else many
-
-
 def _words_below_1000(n: int) -> list[str]:
     words = [_HUNDREDS[n // 100]]
     n %= 100
@@ -311,13 +306,13 @@ def in_words(n: int) -> str:
     thousands, rest = divmod(n, 1000)
     words = []
     if thousands:
-        words += _words_below_1000(thousands) + [_plural(thousands, "тысяча", "тысячи", "тысяч")]
+        words += _words_below_1000(thousands) + [plural(thousands, "тысяча", "тысячи", "тысяч")]
     return " ".join(words + _words_below_1000(rest))
 
 
 def quantity_text(n: int) -> str:
     """«2 (две) упаковки»: the quantity also in words, as prescriptions write it."""
-    return f"{n} ({in_words(n)}) {_plural(n, 'упаковка', 'упаковки', 'упаковок')}"
+    return f"{n} ({in_words(n)}) {plural(n, 'упаковка', 'упаковки', 'упаковок')}"
 
 
 def drug_text(rx: Prescription) -> str:
@@ -584,7 +579,7 @@ def _validity(c: canvas.Canvas, rx: Prescription, box: Box) -> None:
     baseline = box.lower + 1.4 * mm
     x = box.left
     x += _text(c, "Рецепт действителен в течение", x, baseline, box.width / 2, FONT, 8.5) + 2.5 * mm
-    days = f"{rx.validity_days} {_plural(rx.validity_days, 'дня', 'дней', 'дней')}"
+    days = f"{rx.validity_days} {plural(rx.validity_days, 'дня', 'дней', 'дней')}"
     used = _text(c, days, x, baseline, 25 * mm, FONT_BOLD, 9)
     _mark(c, x, baseline, used, 9)
     x += used + 2.5 * mm

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from llo.russian import plural
+
 from .errors import DbfError
 
 __all__ = ["DbfError", "DbfField", "PERSONS_LAYOUT", "RIGHTS_LAYOUT", "read_dbf", "write_dbf"]
@@ -75,14 +77,12 @@ _DECODING = {name: importlib.import_module(f"encodings.{name}").decoding_table f
 _ENCODING = {name: codecs.charmap_build(table) for name, table in _DECODING.items()}
 
 
-def _plural(n: int, one: str, few: str, many: str) -> str:
-    tail = n % 100
-    word = many if 11 <= tail <= 14 else one if n % 10 == 1 else few if 2 <= n % 10 <= 4 else many
-    return f"{n} {word}"
+def _count(n: int, one: str, few: str, many: str) -> str:
+    return f"{n} {plural(n, one, few, many)}"
 
 
 def _records(n: int) -> str:
-    return _plural(n, "запись", "записи", "записей")
+    return _count(n, "запись", "записи", "записей")
 
 
 # --- writing ------------------------------------------------------------------------------
