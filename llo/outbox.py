@@ -40,6 +40,18 @@ class PermanentError(Exception):
     """Raised by a handler when retrying cannot help (the far side refused the content)."""
 
 
+class RetryLater(Exception):
+    """Raised by a handler whose message cannot go yet but surely can later: the far side is down, or
+    an earlier message must be answered first. The message is never declared dead for it: it waits
+    `delay` seconds (the usual backoff when None). `count=False` (waiting on another message, not a
+    failure) gives the attempt back, so the budget of real failures stays whole."""
+
+    def __init__(self, reason: str, *, delay: float | None = None, count: bool = True):
+        super().__init__(reason)
+        self.delay = delay
+        self.count = count
+
+
 def handler(topic: str) -> Callable[[Handler], Handler]:
     """Register the function that delivers messages of `topic` (one handler per topic)."""
 
@@ -180,15 +192,19 @@ def process(message_id: int, *, worker: str | None = None) -> str | None:
 
 def _record_failure(message: OutboxMessage, exc: Exception) -> str:
     error = f"{type(exc).__name__}: {exc}"[:4000]
-    dead = isinstance(exc, PermanentError) or message.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+    later = exc if isinstance(exc, RetryLater) else None
+    dead = later is None and (isinstance(exc, PermanentError) or message.attempts >= settings.OUTBOX_MAX_ATTEMPTS)
     status = OutboxStatus.DEAD if dead else OutboxStatus.PENDING
     fields: dict[str, Any] = {"status": status, "last_error": error, "claimed_at": None, "claimed_by": ""}
     if dead:
         fields["processed_at"] = timezone.now()
     else:
-        fields["available_at"] = timezone.now() + timedelta(seconds=backoff_seconds(message.attempts))
+        delay = later.delay if later is not None and later.delay is not None else backoff_seconds(message.attempts)
+        fields["available_at"] = timezone.now() + timedelta(seconds=delay)
+        if later is not None and not later.count:
+            fields["attempts"] = F("attempts") - 1
     OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.PROCESSING).update(**fields)
-    log = logger.error if dead else logger.warning
+    log = logger.error if dead else logger.info if later is not None else logger.warning
     log("Outbox message %s (%s) attempt %s failed: %s", message.pk, message.topic, message.attempts, error)
     return status
 

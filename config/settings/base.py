@@ -191,6 +191,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "llo.worker_heartbeat", "schedule": 20.0},
     "outbox-dispatch": {"task": "llo.outbox_dispatch", "schedule": 5.0},
     "outbox-release-stale": {"task": "llo.outbox_release_stale", "schedule": 60.0},
+    "mdlp-poll": {"task": "integrations.mdlp_poll", "schedule": 3.0},
     "nsi-check-versions": {"task": "nsi.check_versions", "schedule": env.float("NSI_CHECK_INTERVAL", default=3600.0)},
     "sfr-sync": {"task": "sfr.sync_scheduled", "schedule": env.float("SFR_SYNC_INTERVAL", default=86400.0)},
     "stock-drift-check": {"task": "warehouse.stock_drift_check",
@@ -220,6 +221,7 @@ LLO_EMULATORS: dict[str, str] = {
     "nsi": "integrations.nsi.emulator.launcher_entry",
     "sfr": "integrations.sfr.emulator.launcher_entry",
     "mdlp": "integrations.mdlp.emulator.launcher_entry",
+    "registrar": "integrations.mdlp.registrar.emulator.launcher_entry",
 }
 LLO_ALLOW_DEMO = env.bool("LLO_ALLOW_DEMO", default=False)
 
@@ -278,6 +280,20 @@ MDLP_LIST_INTERVAL = env.float("MDLP_LIST_INTERVAL", default=1.0)
 MDLP_READ_INTERVAL = env.float("MDLP_READ_INTERVAL", default=0.0)
 MDLP_INTERVAL_MARGIN = env.float("MDLP_INTERVAL_MARGIN", default=0.05)
 MDLP_RATE_MAX_WAIT = env.float("MDLP_RATE_MAX_WAIT", default=60.0)
+# A dispensing point's withdrawal registrar (docs/mdlp-registrar.md): timeout (s) of each call to the device's
+# local REST API as a whole, and retries per call (exponential backoff from 0.5 s).
+MDLP_REGISTRAR_TIMEOUT = env.float("MDLP_REGISTRAR_TIMEOUT", default=10.0)
+MDLP_REGISTRAR_RETRIES = env.int("MDLP_REGISTRAR_RETRIES", default=2)
+# The exchange (integrations/mdlp/exchange.py): a document waits MDLP_ORDER_WAIT s at a time for an earlier one
+# with the same codes; retries while MDLP is down are spaced by the usual backoff up to MDLP_RETRY_CAP s; the
+# breaker pauses every worker's calls for MDLP_BREAKER_SECONDS after a failure; sent documents are first
+# checked MDLP_POLL_FIRST s after sending, then less often (a quarter of their age, at most MDLP_POLL_MAX s).
+MDLP_ORDER_WAIT = env.float("MDLP_ORDER_WAIT", default=2.0)
+MDLP_RETRY_CAP = env.float("MDLP_RETRY_CAP", default=300.0)
+MDLP_BREAKER_SECONDS = env.float("MDLP_BREAKER_SECONDS", default=30.0)
+MDLP_POLL_FIRST = env.float("MDLP_POLL_FIRST", default=2.0)
+MDLP_POLL_MAX = env.float("MDLP_POLL_MAX", default=300.0)
+MDLP_POLL_LEASE = env.float("MDLP_POLL_LEASE", default=120.0)
 
 # Prescriptions (docs/prescriptions.md). Numbering patterns, copied into each MO's numerator for a
 # year: {region} region code, {yy}/{yyyy} year, {mo} MO code, {program} program code, {method} how

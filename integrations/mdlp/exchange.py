@@ -1,0 +1,325 @@
+"""Reporting operations to ФГИС МДЛП: register → send → follow → apply (docs/mdlp.md «Exchange»).
+
+1. **Register.** The first time any worker handles an MDLP message, the documents of it *and of every
+   earlier MDLP message not registered yet* are built and stored with their codes, in message order,
+   under one advisory lock. So the per-code order of documents is the order of the operations.
+2. **Send.** A document waits (`RetryLater`, no attempt spent) while an earlier document with one of its
+   codes is not answered yet: a move never overtakes the receipt it depends on. It is sent with
+   `request_id` = message key + part (+ revision), so a retry after a crash gets MDLP's same document.
+   The message is done once all its documents are sent; dispensing and receipts never wait on any of it.
+3. **Follow.** `poll_due` (a Celery beat task) asks MDLP about sent documents, fetches the 200 receipt
+   and applies it to the document and to each code: accepted, rejected with MDLP's error, or partial.
+A breaker in Redis stops every worker from calling while MDLP is down; the first success after it pulls
+the postponed messages forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from functools import cache
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from llo import outbox
+from llo.models import OutboxMessage, OutboxStatus
+
+from ..models import OPEN_STATUSES, ItemStatus, MdlpDocument, MdlpDocumentItem, MdlpStatus
+from . import breaker
+from .client import MdlpClient
+from .documents import InvalidInput, build, scheme_of
+from .documents.incoming import OperationResult
+from .documents.parsers import parse_result
+from .errors import MdlpError, MdlpNotConfigured, MdlpUnavailable
+from .operations import TOPICS, plan
+
+logger = logging.getLogger(__name__)
+
+_REGISTER_LOCK = 0x4D444C50  # "MDLP": one registrar of documents at a time
+
+
+@cache
+def _client(base_url: str, client_id: str) -> MdlpClient:
+    return MdlpClient.from_settings()
+
+
+def client() -> MdlpClient:
+    """One client per process and configuration (its token and connection are reused)."""
+    return _client(settings.MDLP_BASE_URL, settings.MDLP_CLIENT_ID)
+
+
+def reset_client() -> None:
+    """Forget the process's client (tests that change the MDLP settings)."""
+    _client.cache_clear()
+
+
+# --- 1. register -----------------------------------------------------------------------------------
+
+def register_through(message: OutboxMessage) -> list[MdlpDocument]:
+    """Register every MDLP message up to `message` that has no documents yet; `message`'s documents."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REGISTER_LOCK])
+        registered = MdlpDocument.objects.filter(message=OuterRef("pk"))
+        waiting = (OutboxMessage.objects.filter(topic__in=TOPICS, id__lte=message.pk)
+                   .filter(Q(pk=message.pk) | Q(status__in=[OutboxStatus.PENDING, OutboxStatus.PROCESSING]))
+                   .exclude(Exists(registered)).order_by("pk"))
+        for earlier in waiting:
+            _register(earlier)
+    return list(MdlpDocument.objects.filter(message=message, superseded_at__isnull=True).order_by("part"))
+
+
+def _register(message: OutboxMessage, *, revision: int = 1, parts: set[int] | None = None,
+              only_codes: dict[int, set[str]] | None = None) -> None:
+    try:
+        planned = plan(message)
+        docs = [(number, doc) for number, doc in enumerate(planned.documents, start=1)
+                if parts is None or number in parts]
+        if only_codes:
+            docs = [(number, _only(doc, only_codes[number]) if number in only_codes else doc) for number, doc in docs]
+        built = [(number, doc, build(doc)) for number, doc in docs]
+    except (InvalidInput, LookupError, ValueError, KeyError) as exc:
+        MdlpDocument.objects.create(message=message, part=min(parts or {1}), revision=revision,
+                                    request_id=_request_id(message, min(parts or {1}), revision), scheme=0,
+                                    operation_kind=_kind_of(message), operation_id=_operation_of(message),
+                                    status=MdlpStatus.INVALID, error=_reason(exc))
+        return
+    for number, doc, xml in built:
+        codes = _codes_of(doc)
+        document = MdlpDocument.objects.create(
+            message=message, part=number, revision=revision, request_id=_request_id(message, number, revision),
+            scheme=scheme_of(doc)[1], operation_kind=planned.kind, operation_id=planned.operation_id,
+            place=planned.place, xml=xml, items=len(codes))
+        MdlpDocumentItem.objects.bulk_create([MdlpDocumentItem(document=document, code=c) for c in codes],
+                                             batch_size=5000)
+
+
+def _request_id(message: OutboxMessage, part: int, revision: int) -> str:
+    return f"{message.key}.{part}" + (f".r{revision}" if revision > 1 else "")
+
+
+def _codes_of(doc) -> list[str]:
+    codes = [getattr(item, "sgtin", item) for item in getattr(doc, "sgtins", ())]
+    codes += [getattr(item, "sscc", item) for item in getattr(doc, "ssccs", ())]
+    if getattr(doc, "sscc", None) and not codes:
+        codes.append(doc.sscc)
+    elif getattr(doc, "sscc", None):
+        codes.insert(0, doc.sscc)
+    return list(dict.fromkeys(codes))
+
+
+def _only(doc, codes: set[str]):
+    """The same document for a subset of its codes (a re-send of the rejected ones)."""
+    changes = {}
+    for field in ("sgtins", "ssccs"):
+        if hasattr(doc, field):
+            changes[field] = [item for item in getattr(doc, field) if getattr(item, field[:-1], item) in codes]
+    return replace(doc, **changes)
+
+
+def _kind_of(message: OutboxMessage) -> str:
+    from ..models import OperationKind
+
+    return {"mdlp.recipe": OperationKind.DISPENSATION, "warehouse.receipt": OperationKind.RECEIPT,
+            "warehouse.shipment": OperationKind.SHIPMENT, "warehouse.shipment_received": OperationKind.SHIPMENT_RECEIPT,
+            "warehouse.return": OperationKind.RETURN, "warehouse.withdrawal": OperationKind.WRITE_OFF,
+            "warehouse.inventory": OperationKind.INVENTORY, "warehouse.aggregation": OperationKind.AGGREGATION,
+            "warehouse.disaggregation": OperationKind.DISAGGREGATION}[message.topic]
+
+
+def _operation_of(message: OutboxMessage) -> str:
+    payload = message.payload
+    return str(payload.get("dispensation_id") or payload.get("document_id") or payload.get("sscc") or "")[:40]
+
+
+def _reason(exc: Exception) -> str:
+    return (getattr(exc, "message", None) or str(exc) or type(exc).__name__)[:2000]
+
+
+# --- 2. send ---------------------------------------------------------------------------------------
+
+def deliver(message: OutboxMessage) -> dict:
+    """The outbox handler of every MDLP topic."""
+    documents = register_through(message)
+    invalid = [d for d in documents if d.status == MdlpStatus.INVALID]
+    if invalid:
+        raise outbox.PermanentError(f"Документ МДЛП не сформирован: {invalid[0].error}")
+    for document in documents:
+        if document.status == MdlpStatus.QUEUED:
+            _send(document)
+    return {"documents": [d.pk for d in documents]}
+
+
+def _send(document: MdlpDocument) -> None:
+    blocker = _earlier_open(document)
+    if blocker is not None:
+        raise outbox.RetryLater(f"Ждёт ответа МДЛП на документ {blocker.request_id} с теми же кодами",
+                                delay=settings.MDLP_ORDER_WAIT, count=False)
+    if breaker.is_open():
+        raise outbox.RetryLater("МДЛП недоступен; отправка отложена", delay=_retry_delay(document), count=True)
+    try:
+        document_id = client().send(bytes(document.xml), request_id=document.request_id)
+    except MdlpNotConfigured as exc:
+        raise outbox.RetryLater(f"Обмен с МДЛП не настроен: {exc.message}", delay=settings.MDLP_RETRY_CAP) from exc
+    except MdlpUnavailable as exc:
+        breaker.trip()
+        raise outbox.RetryLater(f"МДЛП недоступен: {exc.message}", delay=_retry_delay(document)) from exc
+    now = timezone.now()
+    MdlpDocument.objects.filter(pk=document.pk, status=MdlpStatus.QUEUED).update(
+        status=MdlpStatus.SENT, mdlp_document_id=document_id, sent_at=now, error="",
+        next_check_at=now + timedelta(seconds=settings.MDLP_POLL_FIRST))
+    document.status = MdlpStatus.SENT
+    if breaker.close():
+        _release_postponed()
+
+
+def _earlier_open(document: MdlpDocument) -> MdlpDocument | None:
+    """An unanswered document, registered for an earlier message (or an earlier part), with a shared code."""
+    mine = MdlpDocumentItem.objects.filter(document=document).values("code")
+    return (MdlpDocument.objects.filter(status__in=OPEN_STATUSES, superseded_at__isnull=True)
+            .filter(Q(message_id__lt=document.message_id) | Q(message_id=document.message_id, part__lt=document.part))
+            .filter(Exists(MdlpDocumentItem.objects.filter(document=OuterRef("pk"), code__in=mine)))
+            .order_by("message_id", "part").first())
+
+
+def _retry_delay(document: MdlpDocument) -> float:
+    attempts = OutboxMessage.objects.filter(pk=document.message_id).values_list("attempts", flat=True).first() or 1
+    return min(outbox.backoff_seconds(attempts), settings.MDLP_RETRY_CAP)
+
+
+def _release_postponed() -> int:
+    """MDLP answers again: the messages put off while it was down are due now."""
+    released = OutboxMessage.objects.filter(topic__in=TOPICS, status=OutboxStatus.PENDING,
+                                            available_at__gt=timezone.now()).update(available_at=timezone.now())
+    if released:
+        logger.info("MDLP is back: %s postponed messages are due again", released)
+    return released
+
+
+# --- 3. follow -------------------------------------------------------------------------------------
+
+def poll_due(*, limit: int = 100) -> dict[str, int]:
+    """Ask MDLP about sent documents whose check is due; apply the receipts that are ready."""
+    counts = {"finished": 0, "waiting": 0, "errors": 0}
+    if breaker.is_open():
+        return counts
+    for document in _claim_due(limit):
+        try:
+            finished = check(document)
+        except MdlpError as exc:
+            counts["errors"] += 1
+            _later(document, error=_reason(exc))
+            if isinstance(exc, MdlpUnavailable):
+                breaker.trip()
+                break
+            continue
+        counts["finished" if finished else "waiting"] += 1
+    return counts
+
+
+def _claim_due(limit: int) -> list[MdlpDocument]:
+    """Take due documents for this worker (others skip them) by moving their next check a lease ahead."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(MdlpDocument.objects.select_for_update(skip_locked=True)
+                   .filter(status=MdlpStatus.SENT, next_check_at__lte=now)
+                   .order_by("next_check_at").values_list("pk", flat=True)[:limit])
+        MdlpDocument.objects.filter(pk__in=ids).update(next_check_at=now + timedelta(seconds=settings.MDLP_POLL_LEASE))
+    return list(MdlpDocument.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def check(document: MdlpDocument) -> bool:
+    """One look at a sent document; True when its outcome is final and applied."""
+    mdlp = client()
+    status = mdlp.document(document.mdlp_document_id)
+    if not status.finished:
+        _later(document, mdlp_status=status.doc_status)
+        return False
+    if not status.result_ready:
+        _finish(document, MdlpStatus.FAILED, status.doc_status, None, {}, rejected_all=True,
+                error="МДЛП не смог обработать документ (FAILED) и не выдал квитанцию: проверьте документ и "
+                      "отправьте повторно")
+        return True
+    ticket = mdlp.ticket(document.mdlp_document_id)
+    try:
+        result = parse_result(ticket)
+    except Exception as exc:  # a ticket we refuse to read is an answer we cannot apply: look again later
+        _later(document, error=f"Квитанция МДЛП не прочитана: {_reason(exc)}")
+        return False
+    _apply(document, status.doc_status, ticket, result)
+    return True
+
+
+def _later(document: MdlpDocument, *, mdlp_status: str | None = None, error: str | None = None) -> None:
+    age = (timezone.now() - (document.sent_at or timezone.now())).total_seconds()
+    wait = min(max(settings.MDLP_POLL_FIRST, age / 4), settings.MDLP_POLL_MAX)
+    fields = {"next_check_at": timezone.now() + timedelta(seconds=wait)}
+    if mdlp_status is not None:
+        fields["mdlp_status"] = mdlp_status
+    if error is not None:
+        fields["error"] = error[:2000]
+    MdlpDocument.objects.filter(pk=document.pk, status=MdlpStatus.SENT).update(**fields)
+
+
+def _apply(document: MdlpDocument, mdlp_status: str, ticket: bytes, result) -> None:
+    errors = {code: "; ".join(f"{e.code}: {e.description}" for e in found)
+              for code, found in result.errors_by_object().items()}
+    outcome = {OperationResult.ACCEPTED: MdlpStatus.ACCEPTED, OperationResult.PARTIAL: MdlpStatus.PARTIAL}.get(
+        result.operation_result, MdlpStatus.REJECTED)
+    general = "; ".join(f"{e.code}: {e.description}" for e in result.errors if not e.object_id)
+    _finish(document, outcome, mdlp_status, ticket, errors, rejected_all=outcome == MdlpStatus.REJECTED,
+            error=general or (f"Отклонено кодов: {len(errors)}" if errors else ""))
+
+
+def _finish(document: MdlpDocument, status: str, mdlp_status: str, ticket: bytes | None, errors: dict[str, str],
+            *, rejected_all: bool, error: str) -> None:
+    with transaction.atomic():
+        updated = MdlpDocument.objects.filter(pk=document.pk, status=MdlpStatus.SENT).update(
+            status=status, mdlp_status=mdlp_status, ticket=ticket, error=error[:2000], finished_at=timezone.now(),
+            next_check_at=None)
+        if not updated:
+            return
+        items = MdlpDocumentItem.objects.filter(document=document)
+        if rejected_all:
+            items.update(status=ItemStatus.REJECTED, error_text=error[:1000] or "документ отклонён")
+        else:
+            items.exclude(code__in=errors).update(status=ItemStatus.ACCEPTED)
+        rejected = [MdlpDocumentItem(pk=pk, status=ItemStatus.REJECTED, error_code=text.split(":", 1)[0][:20],
+                                     error_text=text[:1000])
+                    for pk, text in ((pk, errors[code]) for pk, code in items.filter(code__in=errors)
+                                     .values_list("pk", "code"))]
+        MdlpDocumentItem.objects.bulk_update(rejected, ["status", "error_code", "error_text"], batch_size=2000)
+    logger.info("MDLP document %s (%s): %s", document.request_id, document.scheme, status)
+
+
+# --- re-send after a fix ---------------------------------------------------------------------------
+
+RESENDABLE = (MdlpStatus.INVALID, MdlpStatus.REJECTED, MdlpStatus.FAILED, MdlpStatus.PARTIAL)
+
+
+def resend(document: MdlpDocument) -> MdlpDocument:
+    """Build the part again from the operation as it is now (after the fix) — for a partial receipt only
+    its rejected codes — and queue it under a new request_id; the old document stays as it was sent."""
+    from llo.errors import ConflictError
+
+    with transaction.atomic():
+        document = MdlpDocument.objects.select_for_update().get(pk=document.pk)
+        if document.status not in RESENDABLE or document.superseded_at is not None:
+            raise ConflictError("Повторно отправляется только отклонённый, не сформированный или не обработанный "
+                                "документ, и только последняя его версия", code="mdlp.not_resendable",
+                                details={"status": document.status})
+        only = None
+        if document.status == MdlpStatus.PARTIAL:
+            only = {document.part: set(document.codes.filter(status=ItemStatus.REJECTED).values_list("code", flat=True))}
+        MdlpDocument.objects.filter(pk=document.pk).update(superseded_at=timezone.now())
+        message = OutboxMessage.objects.select_for_update().get(pk=document.message_id)
+        _register(message, revision=document.revision + 1, parts={document.part}, only_codes=only)
+        OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxStatus.PENDING, attempts=0,
+                                                          available_at=timezone.now(), processed_at=None)
+        transaction.on_commit(outbox._wake_dispatcher)
+    return MdlpDocument.objects.get(message_id=document.message_id, part=document.part,
+                                    revision=document.revision + 1)
