@@ -30,6 +30,11 @@ class MdlpStatus(models.TextChoices):
     FAILED = "failed", "ошибка обработки в МДЛП"
 
 
+class Channel(models.TextChoices):
+    MDLP = "mdlp", "API МДЛП"
+    REGISTRAR = "registrar", "регистратор выбытия"
+
+
 OPEN_STATUSES = (MdlpStatus.QUEUED, MdlpStatus.SENT)
 TROUBLE_STATUSES = (MdlpStatus.INVALID, MdlpStatus.PARTIAL, MdlpStatus.REJECTED, MdlpStatus.FAILED)
 
@@ -51,9 +56,10 @@ class MdlpDocument(models.Model):
     place = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                               verbose_name="место деятельности")
     status = models.CharField("состояние", max_length=10, choices=MdlpStatus.choices, default=MdlpStatus.QUEUED)
+    channel = models.CharField("канал", max_length=10, choices=Channel.choices, default=Channel.MDLP)
     xml = models.BinaryField("документ (как отправлен)", null=True)
     items = models.PositiveIntegerField("кодов", default=0)
-    mdlp_document_id = models.CharField("document_id в МДЛП", max_length=200, blank=True)
+    mdlp_document_id = models.CharField("document_id в МДЛП (id запроса регистратора)", max_length=200, blank=True)
     mdlp_status = models.CharField("статус в МДЛП", max_length=40, blank=True)
     ticket = models.BinaryField("квитанция (200 result)", null=True)
     error = models.TextField("ошибка", blank=True)

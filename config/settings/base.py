@@ -284,6 +284,9 @@ MDLP_RATE_MAX_WAIT = env.float("MDLP_RATE_MAX_WAIT", default=60.0)
 # local REST API as a whole, and retries per call (exponential backoff from 0.5 s).
 MDLP_REGISTRAR_TIMEOUT = env.float("MDLP_REGISTRAR_TIMEOUT", default=10.0)
 MDLP_REGISTRAR_RETRIES = env.int("MDLP_REGISTRAR_RETRIES", default=2)
+# Dispensing points that report through their own registrar: {"<MDLP place id>": "https://user:pass@host:port/"}
+# (JSON; the address holds the device's credentials, so it lives in the environment).
+MDLP_REGISTRARS: dict[str, str] = env.json("MDLP_REGISTRARS", default={})
 # The exchange (integrations/mdlp/exchange.py): a document waits MDLP_ORDER_WAIT s at a time for an earlier one
 # with the same codes; retries while MDLP is down are spaced by the usual backoff up to MDLP_RETRY_CAP s; the
 # breaker pauses every worker's calls for MDLP_BREAKER_SECONDS after a failure; sent documents are first

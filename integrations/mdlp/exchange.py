@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import cache
 
 from django.conf import settings
@@ -28,14 +28,15 @@ from django.utils import timezone
 from llo import outbox
 from llo.models import OutboxMessage, OutboxStatus
 
-from ..models import OPEN_STATUSES, ItemStatus, MdlpDocument, MdlpDocumentItem, MdlpStatus
+from ..models import OPEN_STATUSES, Channel, ItemStatus, MdlpDocument, MdlpDocumentItem, MdlpStatus
 from . import breaker
 from .client import MdlpClient
-from .documents import InvalidInput, build, scheme_of
+from .documents import InvalidInput, Recipe, build, scheme_of
 from .documents.incoming import OperationResult
 from .documents.parsers import parse_result
 from .errors import MdlpError, MdlpNotConfigured, MdlpUnavailable
 from .operations import TOPICS, plan
+from .registrar import RegistrarClient, RegistrarError, RegistrarUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +94,20 @@ def _register(message: OutboxMessage, *, revision: int = 1, parts: set[int] | No
         document = MdlpDocument.objects.create(
             message=message, part=number, revision=revision, request_id=_request_id(message, number, revision),
             scheme=scheme_of(doc)[1], operation_kind=planned.kind, operation_id=planned.operation_id,
-            place=planned.place, xml=xml, items=len(codes))
+            place=planned.place, xml=xml, items=len(codes), channel=_channel(planned, doc))
         MdlpDocumentItem.objects.bulk_create([MdlpDocumentItem(document=document, code=c) for c in codes],
                                              batch_size=5000)
+
+
+def _channel(planned, doc) -> str:
+    """A dispensing at a point with a withdrawal registrar is reported through the device."""
+    if isinstance(doc, Recipe) and registrar_url(planned.place) is not None:
+        return Channel.REGISTRAR
+    return Channel.MDLP
+
+
+def registrar_url(place) -> str | None:
+    return settings.MDLP_REGISTRARS.get(place.mdlp_place_id) if place is not None else None
 
 
 def _request_id(message: OutboxMessage, part: int, revision: int) -> str:
@@ -161,6 +173,9 @@ def _send(document: MdlpDocument) -> None:
                                 delay=settings.MDLP_ORDER_WAIT, count=False)
     if breaker.is_open():
         raise outbox.RetryLater("МДЛП недоступен; отправка отложена", delay=_retry_delay(document), count=True)
+    if document.channel == Channel.REGISTRAR:
+        _send_to_registrar(document)
+        return
     try:
         document_id = client().send(bytes(document.xml), request_id=document.request_id)
     except MdlpNotConfigured as exc:
@@ -168,13 +183,39 @@ def _send(document: MdlpDocument) -> None:
     except MdlpUnavailable as exc:
         breaker.trip()
         raise outbox.RetryLater(f"МДЛП недоступен: {exc.message}", delay=_retry_delay(document)) from exc
+    _sent(document, document_id)
+    if breaker.close():
+        _release_postponed()
+
+
+def _sent(document: MdlpDocument, document_id: str) -> None:
     now = timezone.now()
     MdlpDocument.objects.filter(pk=document.pk, status=MdlpStatus.QUEUED).update(
         status=MdlpStatus.SENT, mdlp_document_id=document_id, sent_at=now, error="",
         next_check_at=now + timedelta(seconds=settings.MDLP_POLL_FIRST))
-    document.status = MdlpStatus.SENT
-    if breaker.close():
-        _release_postponed()
+    document.status, document.mdlp_document_id = MdlpStatus.SENT, document_id
+
+
+def _registrar(document: MdlpDocument) -> RegistrarClient:
+    url = registrar_url(document.place)
+    if url is None:
+        raise outbox.PermanentError(f"Регистратор выбытия для {document.place} больше не настроен (MDLP_REGISTRARS)")
+    return RegistrarClient.for_url(url)
+
+
+def _send_to_registrar(document: MdlpDocument) -> None:
+    """The device reports the dispensing to MDLP itself; we queue it there and follow its request."""
+    rx = OutboxMessage.objects.values_list("payload", flat=True).get(pk=document.message_id)["prescription"]
+    codes = list(document.codes.values_list("code", flat=True))
+    with _registrar(document) as device:
+        try:
+            request_id = device.register_by_prescription(
+                codes, prescription_date=date.fromisoformat(rx["date"]), series=rx.get("series") or None,
+                number=rx["number"], request_id=document.request_id)
+        except RegistrarUnavailable as exc:
+            raise outbox.RetryLater(f"Регистратор выбытия недоступен: {exc.message}",
+                                    delay=_retry_delay(document)) from exc
+    _sent(document, request_id)
 
 
 def _earlier_open(document: MdlpDocument) -> MdlpDocument | None:
@@ -234,6 +275,8 @@ def _claim_due(limit: int) -> list[MdlpDocument]:
 
 def check(document: MdlpDocument) -> bool:
     """One look at a sent document; True when its outcome is final and applied."""
+    if document.channel == Channel.REGISTRAR:
+        return _check_registrar(document)
     mdlp = client()
     status = mdlp.document(document.mdlp_document_id)
     if not status.finished:
@@ -251,6 +294,27 @@ def check(document: MdlpDocument) -> bool:
         _later(document, error=f"Квитанция МДЛП не прочитана: {_reason(exc)}")
         return False
     _apply(document, status.doc_status, ticket, result)
+    return True
+
+
+def _check_registrar(document: MdlpDocument) -> bool:
+    try:
+        with _registrar(document) as device:
+            request = device.request(document.mdlp_document_id)
+    except RegistrarError as exc:
+        _later(document, error=_reason(exc))
+        return False
+    if not request.finished:
+        _later(document, mdlp_status=request.status)
+        return False
+    errors = {e.sgtin: f"{e.code}: {e.description}" for e in request.codes_errors}
+    if request.error_code or not request.registered:
+        _finish(document, MdlpStatus.REJECTED if errors else MdlpStatus.FAILED, request.status, None, errors,
+                rejected_all=True, error=request.error_description or "; ".join(errors.values())
+                or "Регистратор не передал ни одного кода")
+    else:
+        _finish(document, MdlpStatus.PARTIAL if errors else MdlpStatus.ACCEPTED, request.status, None, errors,
+                rejected_all=False, error=f"Отклонено кодов: {len(errors)}" if errors else "")
     return True
 
 

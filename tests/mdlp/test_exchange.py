@@ -268,3 +268,24 @@ def test_a_partial_document_is_resent_with_only_its_rejected_codes(mdlp, point, 
     with pytest.raises(Exception) as refused:
         exchange.resend(MdlpDocument.objects.get(pk=again.pk))
     assert refused.value.code == "mdlp.not_resendable"
+
+
+def test_a_point_with_a_withdrawal_registrar_reports_through_the_device(mdlp, point, settings, sent):
+    from integrations.mdlp.registrar.emulator import RegistrarEmulator
+    from integrations.models import Channel
+
+    with RegistrarEmulator(credentials=("rv", "rv-pass")) as device:
+        device.controls.update({"processing_ms": 50})
+        settings.MDLP_REGISTRARS = {PHARMACY: device.root_url.replace("http://", "http://rv:rv-pass@")}
+        codes = sgtins(2)
+        message = recipe(PHARMACY, codes)
+        assert process(message) == OutboxStatus.DONE
+        document = MdlpDocument.objects.get(message=message)
+        assert (document.channel, document.status, document.scheme) == (Channel.REGISTRAR, MdlpStatus.SENT, 521)
+        assert sent() == []  # nothing went to MDLP's API
+        posted = [c for c in device.calls() if c["method"] == "POST"]
+        assert len(posted) == 1
+        settle()
+        document.refresh_from_db()
+        assert document.status == MdlpStatus.ACCEPTED
+        assert set(document.codes.values_list("status", flat=True)) == {ItemStatus.ACCEPTED}
