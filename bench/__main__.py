@@ -17,7 +17,14 @@ from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from bench import (  # noqa: E402
-    catalogue_bench, mdlp_bench, outbox_bench, pharmacy_bench, prescriptions_bench, registry_bench, warehouse_bench,
+    catalogue_bench,
+    mdlp_bench,
+    mdlp_exchange_bench,
+    outbox_bench,
+    pharmacy_bench,
+    prescriptions_bench,
+    registry_bench,
+    warehouse_bench,
 )
 from integrations.sfr import bench as sfr_dbf_bench  # noqa: E402
 
@@ -30,12 +37,14 @@ BENCHMARKS = {
     "prescriptions": prescriptions_bench.run,
     "pharmacy": pharmacy_bench.run,
     "mdlp": mdlp_bench.run,
+    "mdlp_exchange": mdlp_exchange_bench.run,
 }
 
 
 def main(names: list[str]) -> None:
     setup_test_environment()
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = "bench_llo"  # apart from the tests' database
+    # apart from the tests' database; BENCH_DB lets two benchmarks run side by side
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = os.environ.get("BENCH_DB", "bench_llo")
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         for name in names or BENCHMARKS:

@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/v1/", include("warehouse.api_urls")),
     path("api/v1/", include("prescriptions.api_urls")),
     path("api/v1/", include("pharmacy.api_urls")),
+    path("api/v1/", include("integrations.mdlp.api_urls")),
+    path("mdlp/", include("integrations.mdlp.urls")),
     path("", include("registry.urls")),
     path("", include("prescriptions.urls")),
     path("", include("warehouse.urls")),

@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Внешние системы"
+
+    def ready(self) -> None:
+        from .mdlp import navigation  # noqa: F401  (the sidebar section of the MDLP reconciliation page)

@@ -151,13 +151,19 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim(message_id: int, *, worker: str) -> bool:
-    """Move one due pending message to processing; True only for the single winner."""
-    now = timezone.now()
-    updated = OutboxMessage.objects.filter(
-        pk=message_id, status=OutboxStatus.PENDING, available_at__lte=now
-    ).update(status=OutboxStatus.PROCESSING, claimed_at=now, claimed_by=worker, attempts=F("attempts") + 1)
-    return updated == 1
+_CLAIM = """
+    UPDATE llo_outboxmessage
+    SET status = 'processing', claimed_at = %(now)s, claimed_by = %(worker)s, attempts = attempts + 1
+    WHERE id = %(id)s AND status = 'pending' AND available_at <= %(now)s
+    RETURNING *
+"""
+
+
+def claim(message_id: int, *, worker: str) -> OutboxMessage | None:
+    """Move one due pending message to processing: the message for the single winner, None for the others
+    (one statement: the claim returns the row it took)."""
+    claimed = list(OutboxMessage.objects.raw(_CLAIM, {"now": timezone.now(), "worker": worker, "id": message_id}))
+    return claimed[0] if claimed else None
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -169,9 +175,9 @@ def backoff_seconds(attempts: int) -> float:
 def process(message_id: int, *, worker: str | None = None) -> str | None:
     """Claim and deliver one message. Returns its new status, or None if another worker had it."""
     worker = worker or worker_name()
-    if not claim(message_id, worker=worker):
+    message = claim(message_id, worker=worker)
+    if message is None:
         return None
-    message = OutboxMessage.objects.get(pk=message_id)
     func = _HANDLERS.get(message.topic)
     try:
         if func is None:

@@ -292,11 +292,14 @@ MDLP_REGISTRARS: dict[str, str] = env.json("MDLP_REGISTRARS", default={})
 # breaker pauses every worker's calls for MDLP_BREAKER_SECONDS after a failure; sent documents are first
 # checked MDLP_POLL_FIRST s after sending, then less often (a quarter of their age, at most MDLP_POLL_MAX s).
 MDLP_ORDER_WAIT = env.float("MDLP_ORDER_WAIT", default=2.0)
+MDLP_REGISTER_AHEAD = env.int("MDLP_REGISTER_AHEAD", default=100)  # messages registered ahead under one lock
 MDLP_RETRY_CAP = env.float("MDLP_RETRY_CAP", default=300.0)
 MDLP_BREAKER_SECONDS = env.float("MDLP_BREAKER_SECONDS", default=30.0)
 MDLP_POLL_FIRST = env.float("MDLP_POLL_FIRST", default=2.0)
 MDLP_POLL_MAX = env.float("MDLP_POLL_MAX", default=300.0)
 MDLP_POLL_LEASE = env.float("MDLP_POLL_LEASE", default=120.0)
+# Reconciliation (docs/mdlp-reconciliation.md): a document queued or sent this many hours ago is «не подтверждён».
+MDLP_UNCONFIRMED_AFTER_HOURS = env.int("MDLP_UNCONFIRMED_AFTER_HOURS", default=24)
 
 # Prescriptions (docs/prescriptions.md). Numbering patterns, copied into each MO's numerator for a
 # year: {region} region code, {yy}/{yyyy} year, {mo} MO code, {program} program code, {method} how

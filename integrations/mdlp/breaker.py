@@ -29,6 +29,15 @@ def is_open() -> bool:
         return False
 
 
+def state() -> tuple[bool, bool]:
+    """(open now, tripped since the last success) in one round trip."""
+    try:
+        open_, tripped = _client().mget(OPEN_KEY, TRIPPED_KEY)
+    except redis.RedisError:
+        return False, False
+    return open_ is not None, tripped is not None
+
+
 def trip() -> None:
     try:
         with _client().pipeline() as pipe:

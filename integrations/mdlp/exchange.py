@@ -22,7 +22,7 @@ from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from llo import outbox
@@ -61,21 +61,62 @@ def reset_client() -> None:
 # --- 1. register -----------------------------------------------------------------------------------
 
 def register_through(message: OutboxMessage) -> list[MdlpDocument]:
-    """Register every MDLP message up to `message` that has no documents yet; `message`'s documents."""
+    """`message`'s documents, registering first every MDLP message up to it that has none yet — and, while
+    the lock is held, a batch of the next ones (one lock for many messages when the queue is long)."""
+    documents = _documents_of(message)
+    if documents:
+        return documents
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REGISTER_LOCK])
-        registered = MdlpDocument.objects.filter(message=OuterRef("pk"))
-        waiting = (OutboxMessage.objects.filter(topic__in=TOPICS, id__lte=message.pk)
-                   .filter(Q(pk=message.pk) | Q(status__in=[OutboxStatus.PENDING, OutboxStatus.PROCESSING]))
-                   .exclude(Exists(registered)).order_by("pk"))
-        for earlier in waiting:
-            _register(earlier)
-    return list(MdlpDocument.objects.filter(message=message, superseded_at__isnull=True).order_by("part"))
+        unregistered = (OutboxMessage.objects.filter(topic__in=TOPICS)
+                        .exclude(Exists(MdlpDocument.objects.filter(message=OuterRef("pk")))).order_by("pk"))
+        open_ = Q(status__in=[OutboxStatus.PENDING, OutboxStatus.PROCESSING])
+        batch = list(unregistered.filter(Q(pk=message.pk) | (open_ & Q(pk__lt=message.pk))))
+        batch += unregistered.filter(open_, pk__gt=message.pk)[:settings.MDLP_REGISTER_AHEAD]
+        _register_many(batch)
+    return _documents_of(message)
 
 
-def _register(message: OutboxMessage, *, revision: int = 1, parts: set[int] | None = None,
-              only_codes: dict[int, set[str]] | None = None) -> None:
+def _documents_of(message: OutboxMessage) -> list[MdlpDocument]:
+    """The message's current documents, each with `blocked_by`: the request_id of an unanswered document of
+    an earlier message (or an earlier part) sharing a code with it, if any — one query for both."""
+    # levels: this document ← an earlier document ← its item ← a shared item of this document
+    shared = MdlpDocumentItem.objects.filter(document=OuterRef(OuterRef(OuterRef("pk"))), code=OuterRef("code"))
+    earlier = (MdlpDocument.objects.filter(status__in=OPEN_STATUSES, superseded_at__isnull=True)
+               .filter(Q(message_id__lt=OuterRef("message_id"))
+                       | Q(message_id=OuterRef("message_id"), part__lt=OuterRef("part")))
+               .filter(Exists(MdlpDocumentItem.objects.filter(document=OuterRef("pk"))
+                              .filter(Exists(shared))))
+               .order_by("message_id", "part").values("request_id")[:1])
+    return list(MdlpDocument.objects.filter(message=message, superseded_at__isnull=True)
+                .annotate(blocked_by=Subquery(earlier)).order_by("part"))
+
+
+def _register_many(messages: list[OutboxMessage]) -> None:
+    """Build and store the documents of `messages` in their order: two statements for the whole batch."""
+    documents, codes = [], []
+    for message in messages:
+        for document, document_codes in _built(message):
+            documents.append(document)
+            codes.append(document_codes)
+    MdlpDocument.objects.bulk_create(documents)
+    MdlpDocumentItem.objects.bulk_create([MdlpDocumentItem(document=d, code=c)
+                                          for d, document_codes in zip(documents, codes, strict=True)
+                                          for c in document_codes], batch_size=5000)
+
+
+def _register(message: OutboxMessage, **options) -> None:
+    built = _built(message, **options)
+    MdlpDocument.objects.bulk_create([d for d, _ in built])
+    MdlpDocumentItem.objects.bulk_create([MdlpDocumentItem(document=d, code=c) for d, codes in built for c in codes],
+                                         batch_size=5000)
+
+
+def _built(message: OutboxMessage, *, revision: int = 1, parts: set[int] | None = None,
+           only_codes: dict[int, set[str]] | None = None) -> list[tuple[MdlpDocument, list[str]]]:
+    """The message's documents (unsaved) with their codes; one INVALID document when the operation's data
+    cannot make a valid one (the reason is kept; a re-send after the fix builds it again)."""
     try:
         planned = plan(message)
         docs = [(number, doc) for number, doc in enumerate(planned.documents, start=1)
@@ -84,19 +125,19 @@ def _register(message: OutboxMessage, *, revision: int = 1, parts: set[int] | No
             docs = [(number, _only(doc, only_codes[number]) if number in only_codes else doc) for number, doc in docs]
         built = [(number, doc, build(doc)) for number, doc in docs]
     except (InvalidInput, LookupError, ValueError, KeyError) as exc:
-        MdlpDocument.objects.create(message=message, part=min(parts or {1}), revision=revision,
-                                    request_id=_request_id(message, min(parts or {1}), revision), scheme=0,
-                                    operation_kind=_kind_of(message), operation_id=_operation_of(message),
-                                    status=MdlpStatus.INVALID, error=_reason(exc))
-        return
+        part = min(parts or {1})
+        return [(MdlpDocument(message=message, part=part, revision=revision,
+                              request_id=_request_id(message, part, revision), scheme=0,
+                              operation_kind=_kind_of(message), operation_id=_operation_of(message),
+                              status=MdlpStatus.INVALID, error=_reason(exc)), [])]
+    result = []
     for number, doc, xml in built:
         codes = _codes_of(doc)
-        document = MdlpDocument.objects.create(
+        result.append((MdlpDocument(
             message=message, part=number, revision=revision, request_id=_request_id(message, number, revision),
             scheme=scheme_of(doc)[1], operation_kind=planned.kind, operation_id=planned.operation_id,
-            place=planned.place, xml=xml, items=len(codes), channel=_channel(planned, doc))
-        MdlpDocumentItem.objects.bulk_create([MdlpDocumentItem(document=document, code=c) for c in codes],
-                                             batch_size=5000)
+            place=planned.place, xml=xml, items=len(codes), channel=_channel(planned, doc)), codes))
+    return result
 
 
 def _channel(planned, doc) -> str:
@@ -167,11 +208,13 @@ def deliver(message: OutboxMessage) -> dict:
 
 
 def _send(document: MdlpDocument) -> None:
-    blocker = _earlier_open(document)
-    if blocker is not None:
-        raise outbox.RetryLater(f"Ждёт ответа МДЛП на документ {blocker.request_id} с теми же кодами",
-                                delay=settings.MDLP_ORDER_WAIT, count=False)
-    if breaker.is_open():
+    if document.blocked_by:  # read with the document, before any part of this message was sent
+        blocker = _earlier_open(document)
+        if blocker is not None:
+            raise outbox.RetryLater(f"Ждёт ответа МДЛП на документ {blocker.request_id} с теми же кодами",
+                                    delay=settings.MDLP_ORDER_WAIT, count=False)
+    is_open, was_tripped = breaker.state()
+    if is_open:
         raise outbox.RetryLater("МДЛП недоступен; отправка отложена", delay=_retry_delay(document), count=True)
     if document.channel == Channel.REGISTRAR:
         _send_to_registrar(document)
@@ -184,7 +227,7 @@ def _send(document: MdlpDocument) -> None:
         breaker.trip()
         raise outbox.RetryLater(f"МДЛП недоступен: {exc.message}", delay=_retry_delay(document)) from exc
     _sent(document, document_id)
-    if breaker.close():
+    if was_tripped and breaker.close():
         _release_postponed()
 
 
