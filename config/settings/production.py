@@ -16,6 +16,16 @@ if not REDIS_URL:  # noqa: F405
 DATABASES = {"default": database_from_env()}  # noqa: F405
 LLO_ALLOW_DEMO = env.bool("LLO_ALLOW_DEMO", default=False)
 
+# ФГИС МДЛП: with MDLP_BASE_URL empty the reports wait in the outbox; once it is set, the account and a real
+# signer must be too — the demo signer's signature is refused by MDLP (docs/deployment.md).
+if MDLP_BASE_URL:  # noqa: F405
+    if not (MDLP_CLIENT_ID and MDLP_CLIENT_SECRET):  # noqa: F405
+        raise ImproperlyConfigured("MDLP_CLIENT_ID and MDLP_CLIENT_SECRET must be set when MDLP_BASE_URL is "
+                                   "(or leave MDLP_BASE_URL empty: the reports then wait in the outbox)")
+    if MDLP_SIGNER.endswith(".DemoSigner") and not LLO_ALLOW_DEMO:  # noqa: F405
+        raise ImproperlyConfigured("MDLP_SIGNER is the demo signer, which ФГИС МДЛП refuses: set the dotted path "
+                                   "of the organization's GOST signer")
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^health/"]

@@ -33,6 +33,17 @@ def test_production_starts_with_everything_set():
     assert "started" in result.stdout
 
 
+def test_production_with_mdlp_needs_its_account_and_a_real_signer():
+    common = {"SECRET_KEY": "x" * 60, "ALLOWED_HOSTS": "h", "MDLP_BASE_URL": "https://api.mdlp.crpt.ru/api/v1/"}
+    result = _import_settings("config.settings.production", **common)
+    assert result.returncode != 0 and "MDLP_CLIENT_ID and MDLP_CLIENT_SECRET must be set" in result.stderr
+    common |= {"MDLP_CLIENT_ID": "region-system", "MDLP_CLIENT_SECRET": "s3cret-from-the-vault"}
+    result = _import_settings("config.settings.production", **common)
+    assert result.returncode != 0 and "MDLP_SIGNER is the demo signer" in result.stderr
+    result = _import_settings("config.settings.production", **common, MDLP_SIGNER="integrations.mdlp.signer.Gost")
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize("url", ["sqlite:///db.sqlite3", "mysql://u@h/db"])
 def test_never_a_database_other_than_postgresql(url):
     result = _import_settings("config.settings.production", SECRET_KEY="x" * 60, ALLOWED_HOSTS="h", DATABASE_URL=url)
