@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             if emulator.ready_url and not wait_http(emulator.ready_url, 30):
                 raise RuntimeError(f"emulator {emulator.name} did not answer at {emulator.ready_url}")
             env.update(emulator.env)
+        if not args.no_seed and "MDLP_BASE_URL" in env:
+            subprocess.run([*manage, "mdlp_demo_seed"], cwd=BASE_DIR, env=env, check=True)
 
         port = args.port if port_is_free(args.port) else free_port()
         celery = [python, "-m", "celery", "-A", "config"]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("prescriptions.api_urls")),
     path("api/v1/", include("pharmacy.api_urls")),
     path("api/v1/", include("integrations.mdlp.api_urls")),
+    path("mdlp/incoming/", include("integrations.mdlp.urls_income")),
     path("mdlp/", include("integrations.mdlp.urls")),
     path("", include("registry.urls")),
     path("", include("prescriptions.urls")),

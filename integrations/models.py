@@ -113,3 +113,52 @@ class MdlpDocumentItem(models.Model):
             models.CheckConstraint(condition=Q(status__in=ItemStatus.values), name="mdlp_item_status_known"),
         ]
         indexes = [models.Index(fields=["code"], name="mdlp_item_code_idx")]
+
+
+class IncomingState(models.TextChoices):
+    NEW = "new", "ждёт приёмки"
+    RECEIPT_CREATED = "receipt_created", "создана приходная накладная"
+    IGNORED = "ignored", "не обрабатывается"
+
+
+class MdlpIncoming(models.Model):
+    """A document MDLP delivered to our account (for now the 601 move_order_notification: a supplier's 415
+    addressed to one of our places), stored once as received; the clerk turns it into a direct receipt."""
+
+    mdlp_document_id = models.CharField("document_id в МДЛП", max_length=200, unique=True)
+    doc_type = models.PositiveSmallIntegerField("тип документа")
+    sender_mdlp_id = models.CharField("ID отправителя в МДЛП", max_length=40, blank=True)
+    receiver_mdlp_id = models.CharField("ID получателя в МДЛП", max_length=40, blank=True)
+    place = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                              verbose_name="место приёмки")
+    sender = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                               verbose_name="отправитель")
+    doc_num = models.CharField("номер документа отправителя", max_length=200, blank=True)
+    doc_date = models.DateField("дата документа отправителя", null=True, blank=True)
+    operation_date = models.DateTimeField("дата операции", null=True, blank=True)
+    contract_num = models.CharField("реестровый номер контракта", max_length=200, blank=True)
+    contract_gos_num = models.CharField("номер государственного контракта", max_length=200, blank=True)
+    contract_gos_date = models.DateField("дата государственного контракта", null=True, blank=True)
+    sgtins = models.JSONField("SGTIN", default=list, blank=True)  # [{"sgtin", "cost", "vat_value"}]
+    ssccs = models.JSONField("SSCC", default=list, blank=True)  # [{"sscc", "cost", "vat_value", "details": [...]}]
+    items = models.PositiveIntegerField("позиций", default=0)
+    xml = models.BinaryField("документ (как получен)", null=True)
+    state = models.CharField("состояние", max_length=20, choices=IncomingState.choices, default=IncomingState.NEW)
+    note = models.TextField("примечание", blank=True)
+    receipt = models.ForeignKey("warehouse.StockDocument", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="+", verbose_name="приходная накладная")
+    received_at = models.DateTimeField("получен", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "входящий документ МДЛП"
+        verbose_name_plural = "входящие документы МДЛП"
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=IncomingState.values), name="mdlp_incoming_state_known"),
+            models.CheckConstraint(condition=~Q(state="receipt_created") | Q(receipt__isnull=False),
+                                   name="mdlp_incoming_created_has_receipt"),
+        ]
+        indexes = [models.Index(fields=["place", "state"], name="mdlp_incoming_place_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.doc_type} {self.doc_num or self.mdlp_document_id}"

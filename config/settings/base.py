@@ -192,6 +192,7 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-dispatch": {"task": "llo.outbox_dispatch", "schedule": 5.0},
     "outbox-release-stale": {"task": "llo.outbox_release_stale", "schedule": 60.0},
     "mdlp-poll": {"task": "integrations.mdlp_poll", "schedule": 3.0},
+    "mdlp-income": {"task": "integrations.mdlp_income", "schedule": 60.0},
     "nsi-check-versions": {"task": "nsi.check_versions", "schedule": env.float("NSI_CHECK_INTERVAL", default=3600.0)},
     "sfr-sync": {"task": "sfr.sync_scheduled", "schedule": env.float("SFR_SYNC_INTERVAL", default=86400.0)},
     "stock-drift-check": {"task": "warehouse.stock_drift_check",

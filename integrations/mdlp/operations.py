@@ -5,7 +5,7 @@ documents' dataclasses (split at 25,000 codes), read from the posted operation �
 |---|---|
 | mdlp.recipe (dispensing by prescription) | 521 recipe |
 | warehouse.receipt, reverse acceptance | 416 receive_order from the supplier |
-| warehouse.receipt, direct acceptance | 701 accept of the packs that arrived, answering the supplier's 415/601 |
+| warehouse.receipt, direct acceptance | 701 accept of the packs that arrived, answering the supplier's 415/601, then 252 refusal_receiver of the refused ones |
 | warehouse.shipment | 431 move_place within one legal entity (same ИНН), else 415 move_order (sale) |
 | warehouse.shipment_received | after a 415: the point's 701 accept; after a 431: nothing |
 | warehouse.return | 415 move_order, turnover_type 2, to the supplier |
@@ -154,13 +154,32 @@ def _receipt(message: OutboxMessage) -> Planned:
     codes = _codes(document, accepted_only=True)
     common = {"operation_date": _header(document)["operation_date"]}
     if payload.get("acceptance") == "direct":
-        doc = Accept(subject_id=_mdlp_id(place, "Место приёмки"), counterparty_id=_mdlp_id(supplier, "Поставщик"),
-                     sgtins=[s for s, _, _ in codes], **common)
-    else:
-        doc = ReceiveOrder(subject_id=_mdlp_id(place, "Место приёмки"), shipper_id=_mdlp_id(supplier, "Поставщик"),
-                           doc_num=document.supplier_number or document.number,
-                           doc_date=document.supplier_date or _header(document)["doc_date"],
-                           receive_type=ReceiveType.ARRIVAL, sgtins=_priced(codes), **common, **_contract(document))
+        # answer the supplier's 415/601: 701 for the packs taken, then 252 for the ones refused (they go back)
+        from collections import Counter
+
+        from warehouse.models import CodeStatus, DocumentCode
+
+        from .documents.outgoing import RefusalReceiver
+
+        refused = list(DocumentCode.objects.filter(document=document, status=CodeStatus.REFUSED).exclude(sgtin="")
+                       .order_by("pk").values_list("sgtin", "refusal_reason"))
+        docs = []
+        if codes:
+            docs += _parts(Accept(subject_id=_mdlp_id(place, "Место приёмки"),
+                                  counterparty_id=_mdlp_id(supplier, "Поставщик"),
+                                  sgtins=[s for s, _, _ in codes], **common))
+        if refused:
+            reasons = Counter(reason or "не принята" for _, reason in refused)
+            reason = "Отказ от приёмки: " + "; ".join(f"{text} — {n} уп." for text, n in reasons.items())
+            reason = " ".join("".join(ch if ch.isprintable() else " " for ch in reason).split())[:1000]
+            docs += _parts(RefusalReceiver(subject_id=_mdlp_id(place, "Место приёмки"),
+                                           shipper_id=_mdlp_id(supplier, "Поставщик"), reason=reason,
+                                           sgtins=[s for s, _ in refused], **common))
+        return Planned(OperationKind.RECEIPT, str(document.pk), place, docs)
+    doc = ReceiveOrder(subject_id=_mdlp_id(place, "Место приёмки"), shipper_id=_mdlp_id(supplier, "Поставщик"),
+                       doc_num=document.supplier_number or document.number,
+                       doc_date=document.supplier_date or _header(document)["doc_date"],
+                       receive_type=ReceiveType.ARRIVAL, sgtins=_priced(codes), **common, **_contract(document))
     return Planned(OperationKind.RECEIPT, str(document.pk), place, _parts(doc) if codes else [])
 
 

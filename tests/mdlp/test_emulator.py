@@ -227,3 +227,20 @@ def test_the_emulator_runs_as_a_process():
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_registry_survives_a_restart_through_its_state_file(tmp_path):
+    from integrations.mdlp.emulator.store import Mdlp
+
+    before = Mdlp()
+    codes = sgtins(3)
+    before.seed(place=PHARMACY, sgtins=codes[:2])
+    before.seed(place=SUPPLIER, sgtins=codes[2:], state="in_transit", receiver=WAREHOUSE)
+    before.save(tmp_path / "mdlp.pickle")
+
+    after = Mdlp()
+    assert after.load(tmp_path / "nothing.pickle") is False and after.stats()["packs"] == 0
+    assert after.load(tmp_path / "mdlp.pickle") is True
+    assert after.stats() == before.stats() == {"packs": 3, "boxes": 0, "documents": 0, "income": 0}
+    assert (after.packs[codes[2]].owner, after.packs[codes[2]].state) == (SUPPLIER, "in_transit")
+    assert after.packs[codes[2]].receiver == WAREHOUSE and after.packs[codes[0]].owner == PHARMACY

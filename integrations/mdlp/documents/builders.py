@@ -370,3 +370,23 @@ def build(doc, *, envelope: Envelope | None = None, now: datetime | None = None)
     (use split first) and an operation_date later than `now` (default: the current time) plus a few minutes."""
     root = build_element(doc, envelope=envelope, now=now)
     return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
+
+
+# --- 252 refusal_receiver (appended) ---------------------------------------------------------------
+
+from .outgoing import RefusalReceiver
+
+
+def _refusal_receiver(el, doc: RefusalReceiver, ctx: _Context) -> None:
+    _text(el, "subject_id", check_subject_any(doc.subject_id))
+    _text(el, "operation_date", format_datetime(doc.operation_date, now=ctx.now))
+    _text(el, "shipper_id", check_subject_any(doc.shipper_id, "shipper_id"))
+    if doc.shipper_id == doc.subject_id:
+        raise InvalidInput("shipper_id: отказ от приёмки у самого себя", field="shipper_id", value=doc.shipper_id)
+    _text(el, "reason", check_text(doc.reason, "reason", 1000))
+    if doc.confirm_paused is not None:
+        _text(el, "confirm_paused", "true" if doc.confirm_paused else "false")
+    _codes(SubElement(el, "order_details"), doc.sgtins, doc.ssccs, ctx)
+
+
+SCHEMES[RefusalReceiver] = ("refusal_receiver", 252, _refusal_receiver)

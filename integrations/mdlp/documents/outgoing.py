@@ -264,3 +264,21 @@ class Envelope:
 
 OUTGOING = (MoveOrder, ReceiveOrder, Accept, MovePlace, Recipe, HealthCare, Withdrawal, MoveDestruction,
             UnitPack, UnitUnpack, UnitExtract, UnitAppend, QueryKizInfo)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefusalReceiver:
+    """252 refusal_receiver: the receiver refuses packs shipped to it (a supplier's 415/601) — damaged, not
+    arrived, not ordered; in MDLP they go back to the shipper. `subject_id` is the refusing receiver,
+    `shipper_id` the supplier, `reason` up to 1,000 characters for the whole document."""
+
+    subject_id: str
+    shipper_id: str
+    operation_date: datetime
+    reason: str
+    sgtins: Sequence[str] = ()
+    ssccs: Sequence[str] = ()
+    confirm_paused: bool | None = None
+
+
+OUTGOING = (*OUTGOING, RefusalReceiver)

@@ -276,6 +276,8 @@ class MdlpApp:
             if action == "calls" and method == "GET":
                 with self.mdlp.lock:
                     return json_response(200, {"calls": list(self.mdlp.calls)})
+            if action == "stats" and method == "GET":
+                return json_response(200, self.mdlp.stats())
             if action == "sgtins" and method == "POST":
                 return json_response(200, {"ok": True, "seeded": self._seed(_read_json(environ, MAX_CONTROL_BODY))})
             if action == "tokens/expire" and method == "POST":
@@ -296,7 +298,10 @@ class MdlpApp:
             raise ValueError("sscc: ожидается 18 цифр")
         if state not in STATES:
             raise ValueError("state: одно из " + ", ".join(STATES))
-        return self.mdlp.seed(place=place, sgtins=sgtins, sscc=sscc, state=state,
+        receiver = payload.get("receiver")
+        if receiver is not None and (not isinstance(receiver, str) or not _PLACE.fullmatch(receiver)):
+            raise ValueError("receiver: ожидается идентификатор места деятельности из 14 цифр (для state=in_transit)")
+        return self.mdlp.seed(place=place, sgtins=sgtins, sscc=sscc, state=state, receiver=receiver,
                               series_number=_opt_text(payload, "series_number"),
                               expiration_date=_opt_text(payload, "expiration_date"))
 

@@ -251,6 +251,20 @@ def _accept(c: _Context) -> Plan:  # 701: the receiver confirms a 415 shipped to
     return plan
 
 
+def _refusal_receiver(c: _Context) -> Plan:  # 252: the receiver refuses a 415 shipped to it
+    shipper = _text(c.op, "shipper_id")
+    plan = Plan(atomic=False)
+    for obj in c.objects(*PLAIN):
+        error = c.check(obj, shipper, states=("in_transit",))
+        misdirected = error is None and any(pack.receiver != c.subject for pack in c.packs(obj))
+        if misdirected or (error is not None and error[0] in (ERRORS["not_owner"], ERRORS["wrong_state"])):
+            text = f"{_name(*obj)} не отгружен(а) в адрес {c.subject} отправителем {shipper}"
+            error = ERRORS["not_shipped"], text, obj[1]
+        # back with the shipper: its owner never changed while in transit
+        plan.checked.append((obj, error, c.set(obj, state=IN_CIRCULATION, receiver=None)))
+    return plan
+
+
 def _move_place(c: _Context) -> Plan:  # 431: to another place of the same organization
     receiver = _text(c.op, "receiver_id")
     plan = Plan(atomic=True)
@@ -352,6 +366,7 @@ PLANNERS = {
     542: _out_of_circulation("destroyed", *PLAIN),
     552: _out_of_circulation("withdrawn", *PLAIN),
     701: _accept,
+    252: _refusal_receiver,
     911: _unit_pack,
     912: _unit_unpack,
     913: _unit_extract,

@@ -4,6 +4,8 @@ method takes the one lock: the HTTP server serves each request from its own thre
 
 from __future__ import annotations
 
+import os
+import pickle
 import secrets
 import threading
 import time
@@ -11,6 +13,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from . import xmldocs
 from .operations import apply_document
@@ -100,6 +103,33 @@ class Mdlp:
             self.files: dict[str, tuple[str, str]] = {}  # file key -> (document_id, "ticket" | "document")
             self.last_call: dict[tuple[str, str], float] = {}  # (token, kind) -> arrival
             self.calls: deque[dict] = deque(maxlen=MAX_CALLS)
+
+    # --- keeping the registry across restarts (make run) ---------------------------------------
+
+    PERSISTED = ("packs", "boxes", "outcome", "pending", "income", "requests", "files")
+
+    def save(self, path: Path) -> None:
+        """Write what MDLP knows (packs, boxes, documents) to `path` — the emulator's own file in var/."""
+        with self.lock:
+            blob = pickle.dumps({name: getattr(self, name) for name in self.PERSISTED})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        draft.write_bytes(blob)
+        draft.replace(path)
+
+    def load(self, path: Path) -> bool:
+        if not path.exists():
+            return False
+        state = pickle.loads(path.read_bytes())  # noqa: S301 — our own file, written by save()
+        with self.lock:
+            for name in self.PERSISTED:
+                setattr(self, name, state[name])
+        return True
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {"packs": len(self.packs), "boxes": len(self.boxes), "documents": len(self.outcome),
+                    "income": len(self.income)}
 
     # --- authorization ----------------------------------------------------------------------
 

@@ -4,23 +4,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 
 from .server import RegistrarEmulator
 
+DEMO_POINT = "00000992100003"  # the demo's «Фарма-Сервис» в ТЦ «Северный» reports through its registrar
+
 
 def launcher_entry(port: int):
     """The factory named in settings.LLO_EMULATORS: `make run` starts the emulator on `port` and gives the
-    processes its address in MDLP_REGISTRAR_URL (the demo dispensing point's registrar)."""
+    processes its address in MDLP_REGISTRARS as the registrar of one demo dispensing point."""
     from config.launcher import Emulator
 
     base = f"http://127.0.0.1:{port}"
     return Emulator(
         name="registrar",
         argv=[sys.executable, "-m", "integrations.mdlp.registrar.emulator", "--port", str(port)],
-        env={"MDLP_REGISTRAR_URL": f"{base}/"},
+        env={"MDLP_REGISTRARS": json.dumps({DEMO_POINT: f"{base}/"})},
         ready_url=f"{base}/_emulator/health",
     )
 
