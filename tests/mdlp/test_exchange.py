@@ -1,12 +1,12 @@
 """The outbox → MDLP exchange against the emulator over real HTTP: documents registered in operation order,
 sent with the message key as request_id, followed to MDLP's receipt, applied to each code; and the faults it
-must survive — a long outage, a worker dying mid-send, hostile answers."""
+must survive — a long outage and hostile answers (a worker killed mid-send: test_exchange_crash.py)."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 import requests
@@ -15,11 +15,10 @@ from django.utils import timezone
 from integrations.mdlp import breaker, exchange, xsd
 from integrations.models import ItemStatus, MdlpDocument, MdlpStatus
 from llo import outbox
+from llo.barcodes.check_digits import gs1_check_digit
 from llo.models import OutboxMessage, OutboxStatus
 from llo.models.organizations import OrganizationKind as K
 from tests.llo import factories as f
-
-from llo.barcodes.check_digits import gs1_check_digit
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, OTHER_PLACE, PHARMACY, requires_schemas
 
@@ -152,23 +151,6 @@ def test_a_later_document_waits_for_the_earlier_one_with_the_same_codes(mdlp, po
     later = MdlpDocument.objects.get(message=second)
     assert later.status == MdlpStatus.REJECTED  # MDLP: that pack was already dispensed by the first
     assert exchange.client().outcome({"doc_type": 521}).total == 2  # what MDLP holds, not calls (a 401 repeats one)
-
-
-def test_a_worker_killed_mid_send_is_resumed_without_a_duplicate(mdlp, point, seed):
-    codes = seed(PHARMACY, sgtins(2))
-    message = recipe(PHARMACY, codes)
-    OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxStatus.PROCESSING, attempts=1,
-                                                       claimed_at=timezone.now() - timedelta(hours=1))
-    [document] = exchange.register_through(message)
-    exchange.client().send(bytes(document.xml), request_id=document.request_id)  # then the worker died
-
-    assert outbox.release_stale() == 1
-    assert process(message) == OutboxStatus.DONE
-    settle()
-    document.refresh_from_db()
-    assert document.status == MdlpStatus.ACCEPTED  # not "already dispensed": MDLP kept one document
-    sent = exchange.client().outcome({"request_id": document.request_id})
-    assert sent.total == 1 and sent.documents[0].document_id == document.mdlp_document_id
 
 
 def test_a_long_outage_loses_nothing_and_delivers_each_report_once(mdlp, point, seed, sent, settings):
