@@ -24,7 +24,13 @@ from tests.warehouse import factories as wf
 from warehouse.inventory import inventory_approve, inventory_scan, inventory_start
 from warehouse.models import WriteOffReason
 from warehouse.outgoing import outgoing_post, outgoing_scan, return_create, write_off_create
-from warehouse.shipments import Wanted, shipment_create, shipment_receive, shipment_scan, shipment_ship
+from warehouse.shipments import (
+    Wanted,
+    shipment_create,
+    shipment_receive,
+    shipment_scan,
+    shipment_ship,
+)
 from warehouse.storage import aggregate, disaggregate
 
 from .test_shipments import LATE, receive
