@@ -35,7 +35,7 @@ from .documents import InvalidInput, Recipe, build, scheme_of
 from .documents.incoming import OperationResult
 from .documents.parsers import parse_result
 from .errors import MdlpError, MdlpNotConfigured, MdlpUnavailable
-from .operations import TOPICS, plan
+from .operations import KINDS, TOPICS, plan
 from .registrar import RegistrarClient, RegistrarError, RegistrarUnavailable
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def register_through(message: OutboxMessage) -> list[MdlpDocument]:
         open_ = Q(status__in=[OutboxStatus.PENDING, OutboxStatus.PROCESSING])
         batch = list(unregistered.filter(Q(pk=message.pk) | (open_ & Q(pk__lt=message.pk))))
         batch += unregistered.filter(open_, pk__gt=message.pk)[:settings.MDLP_REGISTER_AHEAD]
-        _register_many(batch)
+        _store([pair for waiting in batch for pair in _built(waiting)])
     return _documents_of(message)
 
 
@@ -93,24 +93,11 @@ def _documents_of(message: OutboxMessage) -> list[MdlpDocument]:
                 .annotate(blocked_by=Subquery(earlier)).order_by("part"))
 
 
-def _register_many(messages: list[OutboxMessage]) -> None:
-    """Build and store the documents of `messages` in their order: two statements for the whole batch."""
-    documents, codes = [], []
-    for message in messages:
-        for document, document_codes in _built(message):
-            documents.append(document)
-            codes.append(document_codes)
-    MdlpDocument.objects.bulk_create(documents)
-    MdlpDocumentItem.objects.bulk_create([MdlpDocumentItem(document=d, code=c)
-                                          for d, document_codes in zip(documents, codes, strict=True)
-                                          for c in document_codes], batch_size=5000)
-
-
-def _register(message: OutboxMessage, **options) -> None:
-    built = _built(message, **options)
-    MdlpDocument.objects.bulk_create([d for d, _ in built])
-    MdlpDocumentItem.objects.bulk_create([MdlpDocumentItem(document=d, code=c) for d, codes in built for c in codes],
-                                         batch_size=5000)
+def _store(built: list[tuple[MdlpDocument, list[str]]]) -> None:
+    """Save built documents and their codes: two statements however many there are."""
+    MdlpDocument.objects.bulk_create([document for document, _ in built])
+    MdlpDocumentItem.objects.bulk_create([MdlpDocumentItem(document=document, code=code)
+                                          for document, codes in built for code in codes], batch_size=5000)
 
 
 def _built(message: OutboxMessage, *, revision: int = 1, parts: set[int] | None = None,
@@ -128,14 +115,14 @@ def _built(message: OutboxMessage, *, revision: int = 1, parts: set[int] | None 
         part = min(parts or {1})
         return [(MdlpDocument(message=message, part=part, revision=revision,
                               request_id=_request_id(message, part, revision), scheme=0,
-                              operation_kind=_kind_of(message), operation_id=_operation_of(message),
+                              operation_kind=KINDS[message.topic], operation_id=_operation_of(message),
                               status=MdlpStatus.INVALID, error=_reason(exc)), [])]
     result = []
     for number, doc, xml in built:
         codes = _codes_of(doc)
         result.append((MdlpDocument(
             message=message, part=number, revision=revision, request_id=_request_id(message, number, revision),
-            scheme=scheme_of(doc)[1], operation_kind=planned.kind, operation_id=planned.operation_id,
+            scheme=scheme_of(doc)[1], operation_kind=KINDS[message.topic], operation_id=planned.operation_id,
             place=planned.place, xml=xml, items=len(codes), channel=_channel(planned, doc)), codes))
     return result
 
@@ -172,16 +159,6 @@ def _only(doc, codes: set[str]):
         if hasattr(doc, field):
             changes[field] = [item for item in getattr(doc, field) if getattr(item, field[:-1], item) in codes]
     return replace(doc, **changes)
-
-
-def _kind_of(message: OutboxMessage) -> str:
-    from ..models import OperationKind
-
-    return {"mdlp.recipe": OperationKind.DISPENSATION, "warehouse.receipt": OperationKind.RECEIPT,
-            "warehouse.shipment": OperationKind.SHIPMENT, "warehouse.shipment_received": OperationKind.SHIPMENT_RECEIPT,
-            "warehouse.return": OperationKind.RETURN, "warehouse.withdrawal": OperationKind.WRITE_OFF,
-            "warehouse.inventory": OperationKind.INVENTORY, "warehouse.aggregation": OperationKind.AGGREGATION,
-            "warehouse.disaggregation": OperationKind.DISAGGREGATION}[message.topic]
 
 
 def _operation_of(message: OutboxMessage) -> str:
@@ -424,7 +401,7 @@ def resend(document: MdlpDocument) -> MdlpDocument:
             only = {document.part: set(document.codes.filter(status=ItemStatus.REJECTED).values_list("code", flat=True))}
         MdlpDocument.objects.filter(pk=document.pk).update(superseded_at=timezone.now())
         message = OutboxMessage.objects.select_for_update().get(pk=document.message_id)
-        _register(message, revision=document.revision + 1, parts={document.part}, only_codes=only)
+        _store(_built(message, revision=document.revision + 1, parts={document.part}, only_codes=only))
         OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxStatus.PENDING, attempts=0,
                                                           available_at=timezone.now(), processed_at=None)
         transaction.on_commit(outbox._wake_dispatcher)

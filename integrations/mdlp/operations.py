@@ -51,9 +51,9 @@ WITHDRAWAL_TYPE = {"expired": WithdrawalType.WRITE_OFF_WITHOUT_DESTRUCTION,
 
 @dataclass(frozen=True)
 class Planned:
-    """The documents of one message, in the order they must be sent, and the operation they report."""
+    """The documents of one message, in the order they must be sent, and the operation they report (its
+    kind is the topic's, `KINDS`)."""
 
-    kind: str
     operation_id: str
     place: Organization | None
     documents: Sequence = ()
@@ -62,10 +62,6 @@ class Planned:
 def plan(message: OutboxMessage) -> Planned:
     """The documents `message` needs; InvalidInput when the operation's data cannot make a valid one."""
     return PLANNERS[message.topic](message)
-
-
-def _parts(doc) -> list:
-    return split(doc)
 
 
 def _mdlp_id(org: Organization | None, role: str) -> str:
@@ -88,7 +84,7 @@ def _recipe(message: OutboxMessage) -> Planned:
     doc = Recipe(subject_id=_mdlp_id(place, "Пункт отпуска"), operation_date=_aware(payload["operation_date"]),
                  doc_date=date.fromisoformat(rx["date"]), doc_num=rx["number"], doc_series=rx.get("series") or None,
                  sgtins=list(payload["sgtins"]))
-    return Planned(OperationKind.DISPENSATION, str(payload["dispensation_id"]), place, _parts(doc))
+    return Planned(str(payload["dispensation_id"]), place, split(doc))
 
 
 # --- warehouse documents ---------------------------------------------------------------------------
@@ -165,22 +161,22 @@ def _receipt(message: OutboxMessage) -> Planned:
                        .order_by("pk").values_list("sgtin", "refusal_reason"))
         docs = []
         if codes:
-            docs += _parts(Accept(subject_id=_mdlp_id(place, "Место приёмки"),
+            docs += split(Accept(subject_id=_mdlp_id(place, "Место приёмки"),
                                   counterparty_id=_mdlp_id(supplier, "Поставщик"),
                                   sgtins=[s for s, _, _ in codes], **common))
         if refused:
             reasons = Counter(reason or "не принята" for _, reason in refused)
             reason = "Отказ от приёмки: " + "; ".join(f"{text} — {n} уп." for text, n in reasons.items())
             reason = " ".join("".join(ch if ch.isprintable() else " " for ch in reason).split())[:1000]
-            docs += _parts(RefusalReceiver(subject_id=_mdlp_id(place, "Место приёмки"),
+            docs += split(RefusalReceiver(subject_id=_mdlp_id(place, "Место приёмки"),
                                            shipper_id=_mdlp_id(supplier, "Поставщик"), reason=reason,
                                            sgtins=[s for s, _ in refused], **common))
-        return Planned(OperationKind.RECEIPT, str(document.pk), place, docs)
+        return Planned(str(document.pk), place, docs)
     doc = ReceiveOrder(subject_id=_mdlp_id(place, "Место приёмки"), shipper_id=_mdlp_id(supplier, "Поставщик"),
                        doc_num=document.supplier_number or document.number,
                        doc_date=document.supplier_date or _header(document)["doc_date"],
                        receive_type=ReceiveType.ARRIVAL, sgtins=_priced(codes), **common, **_contract(document))
-    return Planned(OperationKind.RECEIPT, str(document.pk), place, _parts(doc) if codes else [])
+    return Planned(str(document.pk), place, split(doc) if codes else [])
 
 
 def _shipment(message: OutboxMessage) -> Planned:
@@ -195,7 +191,7 @@ def _shipment(message: OutboxMessage) -> Planned:
         doc = MoveOrder(subject_id=_mdlp_id(place, "Склад"), receiver_id=_mdlp_id(point, "Пункт отпуска"),
                         turnover_type=TurnoverType.SALE, sgtins=_priced(codes), **_header(document),
                         **_contract(document))
-    return Planned(OperationKind.SHIPMENT, str(document.pk), place, _parts(doc) if codes else [])
+    return Planned(str(document.pk), place, split(doc) if codes else [])
 
 
 def _shipment_received(message: OutboxMessage) -> Planned:
@@ -205,9 +201,9 @@ def _shipment_received(message: OutboxMessage) -> Planned:
     codes = [s for s, _, _ in _codes(document)]
     docs = []
     if codes and not _one_entity(warehouse, point):  # a 415 is answered; a 431 needs no answer
-        docs = _parts(Accept(subject_id=_mdlp_id(point, "Пункт отпуска"), counterparty_id=_mdlp_id(warehouse, "Склад"),
+        docs = split(Accept(subject_id=_mdlp_id(point, "Пункт отпуска"), counterparty_id=_mdlp_id(warehouse, "Склад"),
                              operation_date=timezone.localtime(document.updated_at), sgtins=codes))
-    return Planned(OperationKind.SHIPMENT_RECEIPT, str(document.pk), point, docs)
+    return Planned(str(document.pk), point, docs)
 
 
 def _return(message: OutboxMessage) -> Planned:
@@ -218,7 +214,7 @@ def _return(message: OutboxMessage) -> Planned:
                                                                                        "Поставщик"),
                     turnover_type=TurnoverType.RETURN, sgtins=_priced(codes), **_header(document),
                     **_contract(document))
-    return Planned(OperationKind.RETURN, str(document.pk), document.place, _parts(doc) if codes else [])
+    return Planned(str(document.pk), document.place, split(doc) if codes else [])
 
 
 def _withdrawal(message: OutboxMessage) -> Planned:
@@ -229,7 +225,7 @@ def _withdrawal(message: OutboxMessage) -> Planned:
                                WithdrawalType.WRITE_OFF_WITHOUT_DESTRUCTION)
     doc = Withdrawal(subject_id=_mdlp_id(document.place, "Место"), withdrawal_type=kind, sgtins=codes,
                      **_header(document))
-    return Planned(OperationKind.WRITE_OFF, str(document.pk), document.place, _parts(doc) if codes else [])
+    return Planned(str(document.pk), document.place, split(doc) if codes else [])
 
 
 def _inventory(message: OutboxMessage) -> Planned:
@@ -238,7 +234,7 @@ def _inventory(message: OutboxMessage) -> Planned:
     missing = list(payload.get("missing") or [])
     doc = Withdrawal(subject_id=_mdlp_id(document.place, "Место"), withdrawal_type=WithdrawalType.SHORTAGE,
                      sgtins=missing, **_header(document))
-    return Planned(OperationKind.INVENTORY, str(document.pk), document.place, _parts(doc) if missing else [])
+    return Planned(str(document.pk), document.place, split(doc) if missing else [])
 
 
 def _box_place(sscc: str) -> Organization | None:
@@ -253,7 +249,7 @@ def _aggregation(message: OutboxMessage) -> Planned:
     place = _box_place(payload["sscc"])
     doc = UnitPack(subject_id=_mdlp_id(place, "Место"), sscc=payload["sscc"], operation_date=timezone.localtime(message.created_at),
                    sgtins=list(payload.get("sgtins") or []), ssccs=list(payload.get("ssccs") or []))
-    return Planned(OperationKind.AGGREGATION, payload["sscc"], place, _parts(doc))
+    return Planned(payload["sscc"], place, split(doc))
 
 
 def _disaggregation(message: OutboxMessage) -> Planned:
@@ -261,7 +257,7 @@ def _disaggregation(message: OutboxMessage) -> Planned:
     place = _box_place(payload["sscc"])
     doc = UnitUnpack(subject_id=_mdlp_id(place, "Место"), operation_date=timezone.localtime(message.created_at),
                      ssccs=[payload["sscc"]])
-    return Planned(OperationKind.DISAGGREGATION, payload["sscc"], place, [doc])
+    return Planned(payload["sscc"], place, [doc])
 
 
 PLANNERS: dict[str, Callable[[OutboxMessage], Planned]] = {
@@ -276,3 +272,8 @@ PLANNERS: dict[str, Callable[[OutboxMessage], Planned]] = {
     "warehouse.disaggregation": _disaggregation,
 }
 TOPICS = tuple(PLANNERS)
+KINDS = {"mdlp.recipe": OperationKind.DISPENSATION, "warehouse.receipt": OperationKind.RECEIPT,
+         "warehouse.shipment": OperationKind.SHIPMENT, "warehouse.shipment_received": OperationKind.SHIPMENT_RECEIPT,
+         "warehouse.return": OperationKind.RETURN, "warehouse.withdrawal": OperationKind.WRITE_OFF,
+         "warehouse.inventory": OperationKind.INVENTORY, "warehouse.aggregation": OperationKind.AGGREGATION,
+         "warehouse.disaggregation": OperationKind.DISAGGREGATION}

@@ -355,7 +355,7 @@ def test_launcher_entry_is_registered(settings):
     port = emulator.argv[-1]
     assert emulator.name == "registrar"
     assert emulator.argv[1:4] == ["-m", "integrations.mdlp.registrar.emulator", "--port"]
-    assert emulator.env == {"MDLP_REGISTRAR_URL": f"http://127.0.0.1:{port}/"}
+    assert json.loads(emulator.env["MDLP_REGISTRARS"]) == {"00000992100003": f"http://127.0.0.1:{port}/"}
     assert emulator.ready_url == f"http://127.0.0.1:{port}/_emulator/health"
 
 
