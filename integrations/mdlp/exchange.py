@@ -116,7 +116,7 @@ def _built(message: OutboxMessage, *, revision: int = 1, parts: set[int] | None 
         return [(MdlpDocument(message=message, part=part, revision=revision,
                               request_id=_request_id(message, part, revision), scheme=0,
                               operation_kind=KINDS[message.topic], operation_id=_operation_of(message),
-                              status=MdlpStatus.INVALID, error=_reason(exc)), [])]
+                              place_id=_place_of(message), status=MdlpStatus.INVALID, error=_reason(exc)), [])]
     result = []
     for number, doc, xml in built:
         codes = _codes_of(doc)
@@ -164,6 +164,21 @@ def _only(doc, codes: set[str]):
 def _operation_of(message: OutboxMessage) -> str:
     payload = message.payload
     return str(payload.get("dispensation_id") or payload.get("document_id") or payload.get("sscc") or "")[:40]
+
+
+def _place_of(message: OutboxMessage) -> int | None:
+    """The place an operation happened at, for a document that could not be built (so that its staff see it)."""
+    from pharmacy.models import Dispensation
+    from warehouse.models import StockDocument, TransportPack
+
+    payload = message.payload
+    if "dispensation_id" in payload:
+        found = Dispensation.objects.filter(pk=payload["dispensation_id"])
+    elif "document_id" in payload:
+        found = StockDocument.objects.filter(pk=payload["document_id"])
+    else:
+        found = TransportPack.objects.filter(sscc=payload.get("sscc"))
+    return found.values_list("place_id", flat=True).first()
 
 
 def _reason(exc: Exception) -> str:

@@ -149,3 +149,15 @@ def test_a_shipment_within_one_legal_entity_is_a_431_and_needs_no_acceptance(mdl
     assert (move.scheme, move.status) == (431, MdlpStatus.ACCEPTED)
     assert OutboxMessage.objects.get(topic="warehouse.shipment_received").status == OutboxStatus.DONE
     assert {owner(mdlp, s)[0] for s in packs} == {POINT_ID}
+
+
+def test_a_receipt_from_a_supplier_without_an_mdlp_id_is_shown_to_its_warehouse(mdlp, clerk, warehouse, supplier,
+                                                                                 contract, marked):
+    supplier.mdlp_place_id = None
+    supplier.save()
+    receive(clerk, contract, marked[0], "S", LATE, 1)
+    message = OutboxMessage.objects.get(topic="warehouse.receipt")
+    assert outbox.process(message.pk, worker="test") == OutboxStatus.DEAD
+    invalid = MdlpDocument.objects.get(message=message)
+    assert (invalid.status, invalid.place, invalid.xml) == (MdlpStatus.INVALID, warehouse, None)
+    assert "Поставщик" in invalid.error and "ID места деятельности МДЛП" in invalid.error
