@@ -159,10 +159,26 @@ _CLAIM = """
 """
 
 
+# The next due message, skipping rows another worker is claiming this instant: workers never collide.
+_CLAIM_NEXT = """
+    UPDATE llo_outboxmessage
+    SET status = 'processing', claimed_at = %(now)s, claimed_by = %(worker)s, attempts = attempts + 1
+    WHERE id = (SELECT id FROM llo_outboxmessage WHERE status = 'pending' AND available_at <= %(now)s
+                ORDER BY available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING *
+"""
+
+
 def claim(message_id: int, *, worker: str) -> OutboxMessage | None:
     """Move one due pending message to processing: the message for the single winner, None for the others
     (one statement: the claim returns the row it took)."""
     claimed = list(OutboxMessage.objects.raw(_CLAIM, {"now": timezone.now(), "worker": worker, "id": message_id}))
+    return claimed[0] if claimed else None
+
+
+def claim_next(*, worker: str) -> OutboxMessage | None:
+    """Claim the oldest due message no other worker holds (None when there is none)."""
+    claimed = list(OutboxMessage.objects.raw(_CLAIM_NEXT, {"now": timezone.now(), "worker": worker}))
     return claimed[0] if claimed else None
 
 
@@ -176,8 +192,10 @@ def process(message_id: int, *, worker: str | None = None) -> str | None:
     """Claim and deliver one message. Returns its new status, or None if another worker had it."""
     worker = worker or worker_name()
     message = claim(message_id, worker=worker)
-    if message is None:
-        return None
+    return None if message is None else _deliver(message, worker)
+
+
+def _deliver(message: OutboxMessage, worker: str) -> str:
     func = _HANDLERS.get(message.topic)
     try:
         if func is None:
@@ -221,23 +239,17 @@ def _jsonable(result: Any) -> Any:
     return str(result)
 
 
-def due_ids(limit: int) -> list[int]:
-    return list(
-        OutboxMessage.objects.filter(status=OutboxStatus.PENDING, available_at__lte=timezone.now())
-        .order_by("available_at", "id")
-        .values_list("id", flat=True)[:limit]
-    )
-
-
 def dispatch(*, limit: int = 200, worker: str | None = None) -> dict[str, int]:
-    """Deliver up to `limit` due messages; safe to run in any number of workers at once."""
+    """Deliver up to `limit` due messages, oldest first; safe to run in any number of workers at once
+    (each claims the next message the others do not hold). "skipped" stays for callers that count it."""
+    worker = worker or worker_name()
     counts = {"done": 0, "retry": 0, "dead": 0, "skipped": 0}
-    for message_id in due_ids(limit):
-        status = process(message_id, worker=worker)
-        key = {OutboxStatus.DONE: "done", OutboxStatus.PENDING: "retry", OutboxStatus.DEAD: "dead"}.get(
-            status, "skipped"
-        )
-        counts[key] += 1
+    for _ in range(limit):
+        message = claim_next(worker=worker)
+        if message is None:
+            break
+        status = _deliver(message, worker)
+        counts[{OutboxStatus.DONE: "done", OutboxStatus.PENDING: "retry"}.get(status, "dead")] += 1
     return counts
 
 
