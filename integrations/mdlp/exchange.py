@@ -22,7 +22,7 @@ from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from llo import outbox
@@ -78,19 +78,26 @@ def register_through(message: OutboxMessage) -> list[MdlpDocument]:
     return _documents_of(message)
 
 
+# The message's current documents, each with `blocked_by`: the request_id of an unanswered document of an
+# earlier message (or an earlier part) sharing a code with it — through the per-code index, in one query.
+_DOCUMENTS_OF = """
+    SELECT d.*, (
+        SELECT e.request_id
+        FROM integrations_mdlpdocumentitem i
+        JOIN integrations_mdlpdocumentitem j ON j.code = i.code AND j.document_id <> i.document_id
+        JOIN integrations_mdlpdocument e ON e.id = j.document_id
+        WHERE i.document_id = d.id AND e.status IN ('queued', 'sent') AND e.superseded_at IS NULL
+          AND (e.message_id < d.message_id OR (e.message_id = d.message_id AND e.part < d.part))
+        ORDER BY e.message_id, e.part LIMIT 1
+    ) AS blocked_by
+    FROM integrations_mdlpdocument d
+    WHERE d.message_id = %s AND d.superseded_at IS NULL
+    ORDER BY d.part
+"""
+
+
 def _documents_of(message: OutboxMessage) -> list[MdlpDocument]:
-    """The message's current documents, each with `blocked_by`: the request_id of an unanswered document of
-    an earlier message (or an earlier part) sharing a code with it, if any — one query for both."""
-    # levels: this document ← an earlier document ← its item ← a shared item of this document
-    shared = MdlpDocumentItem.objects.filter(document=OuterRef(OuterRef(OuterRef("pk"))), code=OuterRef("code"))
-    earlier = (MdlpDocument.objects.filter(status__in=OPEN_STATUSES, superseded_at__isnull=True)
-               .filter(Q(message_id__lt=OuterRef("message_id"))
-                       | Q(message_id=OuterRef("message_id"), part__lt=OuterRef("part")))
-               .filter(Exists(MdlpDocumentItem.objects.filter(document=OuterRef("pk"))
-                              .filter(Exists(shared))))
-               .order_by("message_id", "part").values("request_id")[:1])
-    return list(MdlpDocument.objects.filter(message=message, superseded_at__isnull=True)
-                .annotate(blocked_by=Subquery(earlier)).order_by("part"))
+    return list(MdlpDocument.objects.raw(_DOCUMENTS_OF, [message.pk]))
 
 
 def _store(built: list[tuple[MdlpDocument, list[str]]]) -> None:
