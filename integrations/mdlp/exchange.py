@@ -212,12 +212,12 @@ def _send(document: MdlpDocument) -> None:
         if blocker is not None:
             raise outbox.RetryLater(f"Ждёт ответа МДЛП на документ {blocker.request_id} с теми же кодами",
                                     delay=settings.MDLP_ORDER_WAIT, count=False)
+    if document.channel == Channel.REGISTRAR:  # the device, not MDLP's API: the breaker is not its
+        _send_to_registrar(document)
+        return
     is_open, was_tripped = breaker.state()
     if is_open:
         raise outbox.RetryLater("МДЛП недоступен; отправка отложена", delay=_retry_delay(document), count=True)
-    if document.channel == Channel.REGISTRAR:
-        _send_to_registrar(document)
-        return
     try:
         document_id = client().send(bytes(document.xml), request_id=document.request_id)
     except MdlpNotConfigured as exc:
@@ -312,7 +312,7 @@ def _claim_due(limit: int) -> list[MdlpDocument]:
                    .filter(status=MdlpStatus.SENT, next_check_at__lte=now)
                    .order_by("next_check_at").values_list("pk", flat=True)[:limit])
         MdlpDocument.objects.filter(pk__in=ids).update(next_check_at=now + timedelta(seconds=settings.MDLP_POLL_LEASE))
-    return list(MdlpDocument.objects.filter(pk__in=ids).order_by("pk"))
+    return list(MdlpDocument.objects.filter(pk__in=ids).defer("xml", "ticket").order_by("pk"))
 
 
 def check(document: MdlpDocument) -> bool:
