@@ -100,6 +100,24 @@ def publish(topic: str, payload: dict[str, Any], *, key: str) -> OutboxMessage:
     return message
 
 
+def insert_select_sql(*, source: str, key_sql: str, payload_sql: str, where: str = "TRUE") -> str:
+    """The message row `publish` writes, as an INSERT … SELECT from `source` for a service that writes its
+    change and its message in one statement (a CTE): `%(topic)s` is the topic's parameter; `key_sql` and
+    `payload_sql` are SQL over `source`. Idempotent by key like `publish` (`ON CONFLICT (key) DO NOTHING`);
+    the service calls `wake_after_commit()` when a row was written."""
+    return f"""
+        INSERT INTO llo_outboxmessage
+            (topic, key, payload, status, attempts, available_at, claimed_by, last_error, created_at)
+        SELECT %(topic)s, {key_sql}, {payload_sql}, 'pending', 0, now(), '', '', now() FROM {source} WHERE {where}
+        ON CONFLICT (key) DO NOTHING
+        RETURNING id"""
+
+
+def wake_after_commit() -> None:
+    """Wake the dispatcher once the caller's transaction commits (what `publish` does for its message)."""
+    transaction.on_commit(_wake_dispatcher)
+
+
 def _send_wake() -> None:
     from .tasks import outbox_dispatch
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from llo import outbox
 from llo.audit import audit_context
 from llo.errors import ApplicationError, ValidationFailed
-from llo.models import Organization, Package
+from llo.models import Organization, OutboxMessage, Package
 from prescriptions.models import Prescription, Status
 from prescriptions.services import StatusConflict, label_of, prescription_transition
 from procurement.models import ContractItem
@@ -148,35 +148,83 @@ def _dispense(user, rx: Prescription, place: Organization, marked: list, items: 
     if marked:
         packs_move([p.sgtin for p in marked], from_states=[PackState.IN_STOCK], to_state=PackState.DISPENSED,
                    at_place_id=place.pk, user_id=user.pk, reference=label)
-    usable = _free_stock_locked(place, marked, items, packages, label, today)
+    locked, usable = _free_stock_locked(place, marked, items, packages, label, today)
     moves, rows = _lines(place, marked, items, usable, prices)
-    ledger.post(moves, reason=Reason.DISPENSING, reference=label, user_id=user.pk)
+    ledger.post(moves, reason=Reason.DISPENSING, reference=label, user_id=user.pk, locked=locked)
     if was in (Status.DEFERRED, Status.RESERVED):  # a deferral (reserved when its stock arrived) is served
         deferral_served(prescription=rx, user=user)
     if was == Status.RESERVED:  # a hold elsewhere is released, here it is what was given out
         reservation_close(reference=label, state=ReservationState.CONSUMED if rx.reserved_at_id == place.pk
                           else ReservationState.RELEASED)
+    return _record(user, rx, place, rows, [p.sgtin for p in marked])
 
+
+# The record, its items and the MDLP message in one statement. The message is the row `llo.outbox.publish`
+# writes (idempotent by key: ON CONFLICT (key) DO NOTHING); its key and payload carry the record's id.
+_RECORD = """
+    WITH record AS (
+        INSERT INTO pharmacy_dispensation (prescription_id, place_id, pharmacist_id, at, total)
+        VALUES (%(prescription)s, %(place)s, %(pharmacist)s, %(at)s, %(total)s)
+        RETURNING id
+    ), items AS (
+        INSERT INTO pharmacy_dispenseditem (dispensation_id, package_id, sgtin, series, expiry, quantity, price,
+                                            contract_id, funding_source)
+        SELECT record.id, i.* FROM record, unnest(%(package)s::bigint[], %(sgtin)s::text[], %(series)s::text[],
+                                                 %(expiry)s::date[], %(quantity)s::integer[], %(price)s::numeric[],
+                                                 %(contract)s::bigint[], %(funding)s::text[]) AS i
+        RETURNING id
+    ), message AS ({message}
+    )
+    SELECT record.id, (SELECT array_agg(id ORDER BY id) FROM items), EXISTS (SELECT FROM message) FROM record
+""".replace("{message}", outbox.insert_select_sql(
+    source="record", key_sql="'dispensation-' || record.id", where="%(publish)s",
+    payload_sql="jsonb_set(%(payload)s::jsonb, '{dispensation_id}', to_jsonb(record.id))"))
+
+
+def _record(user, rx: Prescription, place: Organization, rows: list[DispensedItem], sgtins: list[str]) -> Dispensation:
+    """Write the record with its items and, when marked packs were given, queue the MDLP report (one
+    statement); the record as `selectors.dispensation_for` gives it, without reading it back."""
     total = sum((row.price * row.quantity for row in rows if row.price is not None), Decimal("0.00"))
-    dispensation = Dispensation.objects.create(prescription=rx, place=place, pharmacist=user, at=rx.status_changed_at,
-                                               total=total)
-    for row in rows:
-        row.dispensation = dispensation
-    DispensedItem.objects.bulk_create(rows)
+    dispensation = Dispensation(prescription=rx, place=place, pharmacist=user, at=rx.status_changed_at, total=total)
+    payload = _recipe(dispensation, rx, place, sgtins)  # dispensation_id: set by the statement
+    params = {"prescription": rx.pk, "place": place.pk, "pharmacist": user.pk, "at": dispensation.at, "total": total,
+              "package": [r.package_id for r in rows], "sgtin": [r.sgtin for r in rows],
+              "series": [r.series for r in rows], "expiry": [r.expiry for r in rows],
+              "quantity": [r.quantity for r in rows], "price": [r.price for r in rows],
+              "contract": [r.contract_id for r in rows], "funding": [r.funding_source for r in rows],
+              "topic": MDLP_TOPIC, "publish": bool(sgtins),
+              "payload": OutboxMessage._meta.get_field("payload").get_db_prep_value(payload, connection)}
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD, params)
+        dispensation.pk, item_ids, published = cursor.fetchone()
+    _as_saved(dispensation)
+    for row, pk in zip(rows, item_ids or [], strict=True):
+        row.pk, row.dispensation = pk, dispensation
+        _as_saved(row)
     dispensation.item_rows = rows  # as `selectors.dispensation_for` gives them: shown without reading back
-    if marked:
-        outbox.publish(MDLP_TOPIC, _recipe(dispensation, rx, place, [p.sgtin for p in marked]),
-                       key=f"dispensation-{dispensation.pk}")
+    if sgtins:
+        payload["dispensation_id"] = dispensation.pk
+        if published:
+            outbox.wake_after_commit()  # as `publish` does for a message it wrote
+        else:  # the key was taken: what `publish` answers then (the message, or `outbox.key_reused`)
+            outbox.publish(MDLP_TOPIC, payload, key=f"dispensation-{dispensation.pk}")
     return dispensation
 
 
+def _as_saved(instance) -> None:
+    instance._state.adding, instance._state.db = False, connection.alias
+
+
 def _free_stock_locked(place: Organization, marked: list, items: list[UnmarkedItem], packages: dict[int, Package],
-                       label: str, today: date) -> list[checks.Balance]:
+                       label: str, today: date) -> tuple[dict[ledger.StockKey, ledger.Locked], list[checks.Balance]]:
     """Lock the balances to be lowered and check that what is taken is free (others' holds respected);
-    the usable ones (in date, not empty) in lock order."""
+    the locked ones by ledger key (for `ledger.post`, which then does not lock them again) and the usable
+    ones (in date, not empty) in lock order."""
     needed = Counter((p.package_id, p.series) for p in marked)
     needed.update({(item.package.pk, item.series): item.quantity for item in items})
     balances, held = checks.lock_balances(place_id=place.pk, lots=needed, reference=label)
+    locked = {ledger.StockKey(place.pk, b.address_id, b.package_id, b.series, b.funding_source, b.contract_id):
+              ledger.Locked(b.id, b.quantity) for b in balances}
     usable = [b for b in balances if b.quantity > 0 and b.expiry >= today]
     for item in items:
         lot = (item.package.pk, item.series)
@@ -189,7 +237,7 @@ def _free_stock_locked(place: Organization, marked: list, items: list[UnmarkedIt
     for b in usable:
         free[(b.package_id, b.series)] += b.quantity
     checks.check_free(needed, {lot: free[lot] - held.get(lot, 0) for lot in needed}, packages)
-    return usable
+    return locked, usable
 
 
 def _lines(place: Organization, marked: list, items: list[UnmarkedItem], usable: list[checks.Balance],

@@ -4,6 +4,10 @@
 P-256 keys it makes itself, certified by a demo CA; in production a GOST provider implements the same two
 methods and the key never leaves the doctor's token (docs/signature.md). A pharmacy calls
 `verify_prescription` before dispensing.
+
+The demo signer's revocation read (`revoked_at` by serial) is kept per process for
+PRESCRIPTION_REVOCATION_CACHE_SECONDS: a certificate revoked by `certificate_revoke` is refused at once
+in that process and within that time in every other one; `revocations_forget()` empties the cache.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import hmac
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -120,7 +126,7 @@ class DemoSigner:
 
     def verify(self, *, data: bytes, signature: bytes) -> SignerInfo:
         info = verify_cms(data=data, signature=signature, trusted=self.authority()[1])
-        row = SigningCertificate.objects.filter(serial=info.serial).values("revoked_at").first()
+        row = _revocation(info.serial)
         if row is None:
             raise SignatureInvalid("сертификат подписи не выдавался этой системой", serial=info.serial)
         if row["revoked_at"] is not None:
@@ -175,10 +181,47 @@ class DemoSigner:
 
 
 def certificate_revoke(*, certificate: SigningCertificate, at: datetime | None = None) -> SigningCertificate:
-    """Revoke a certificate: signatures made with it are refused from now on."""
+    """Revoke a certificate: signatures made with it are refused from now on in this process, and in every
+    other one within PRESCRIPTION_REVOCATION_CACHE_SECONDS (their cached «not revoked»)."""
     certificate.revoked_at = at or timezone.now()
     certificate.save(update_fields=["revoked_at"])
+    _revocations.pop(certificate.serial, None)
     return certificate
+
+
+# serial -> (monotonic time read, the row's values) of certificates known and not revoked when read; an
+# unknown or revoked certificate is read every time (a refused dispensing need not be fast)
+_revocations: dict[str, tuple[float, dict]] = {}
+
+
+def _revocation(serial: str) -> dict | None:
+    """The certificate's `revoked_at` by its serial (None: not issued by this system), read at most every
+    PRESCRIPTION_REVOCATION_CACHE_SECONDS in this process while it is not revoked (docs/pharmacy.md)."""
+    ttl, now = settings.PRESCRIPTION_REVOCATION_CACHE_SECONDS, time.monotonic()
+    cached = _revocations.get(serial)
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    row = SigningCertificate.objects.filter(serial=serial).values("revoked_at").first()
+    if row is not None and row["revoked_at"] is None and ttl > 0:
+        if len(_revocations) > 10_000:  # a bound, not a policy: entries are read again
+            _revocations.clear()
+        _revocations[serial] = (now, row)
+    else:
+        _revocations.pop(serial, None)
+    return row
+
+
+def revocations_forget() -> None:
+    """Empty this process's cache of revocation reads (tests; a revocation made outside `certificate_revoke`)."""
+    _revocations.clear()
+
+
+def _forget_on_setting(*, setting: str, **kwargs) -> None:
+    if setting == "PRESCRIPTION_REVOCATION_CACHE_SECONDS":
+        revocations_forget()
+
+
+setting_changed.connect(_forget_on_setting)
 
 
 def doctor_subject(doctor) -> x509.Name:
@@ -260,10 +303,8 @@ def verify_cms(*, data: bytes, signature: bytes, trusted: x509.Certificate) -> S
         raise SignatureInvalid("документ изменён после подписания")
     cert = x509.load_der_x509_certificate(cert_der)
     _check_signature(cert.public_key(), signature_value, to_verify, DIGESTS[digest]())
-    try:
-        cert.verify_directly_issued_by(trusted)
-    except (ValueError, TypeError, InvalidSignature):
-        raise SignatureInvalid("сертификат подписи выдан не доверенным удостоверяющим центром") from None
+    if not _issued_by(cert_der, trusted):
+        raise SignatureInvalid("сертификат подписи выдан не доверенным удостоверяющим центром")
     signed_at = attributes.get("signing_time")
     if signed_at is None:
         raise SignatureInvalid("в подписи нет времени подписания")
@@ -277,6 +318,17 @@ def verify_cms(*, data: bytes, signature: bytes, trusted: x509.Certificate) -> S
         raise SignatureInvalid("в сертификате подписи нет СНИЛС владельца")
     return SignerInfo(serial=f"{cert.serial_number:x}", subject=cert.subject.rfc4514_string(), snils=snils[0],
                       signed_at=signed_at)
+
+
+@lru_cache(maxsize=4096)
+def _issued_by(cert_der: bytes, trusted: x509.Certificate) -> bool:
+    """Whether the certificate (DER) is directly issued by `trusted`, its signature checked with the CA's key:
+    the answer for the same two certificates never changes, and a doctor's one signs many prescriptions."""
+    try:
+        x509.load_der_x509_certificate(cert_der).verify_directly_issued_by(trusted)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _parse(signature: bytes):

@@ -3,12 +3,15 @@
 Every change of stock goes through `post()`: it sums the movements per balance key, locks the
 balances it lowers in one statement (in key order, so that two posters never wait on each other in
 a circle), refuses to take more than there is, then lowers and upserts the balances and writes one
-ledger row per key in one more statement. `CHECK (quantity >= 0)` on the balance stays the backstop.
+ledger row per key in one more statement. A caller that already holds the locks of the balances it
+lowers (the dispensing, `pharmacy.checks.lock_balances`) hands them over as `locked=` and saves the
+locking statement. `CHECK (quantity >= 0)` on the balance stays the backstop.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -98,15 +101,28 @@ def _lock_order(key: StockKey) -> tuple:
     return (key.place_id, key.address_id or 0, key.package_id, key.series, key.funding_source, key.contract_id or 0)
 
 
+@dataclass(frozen=True)
+class Locked:
+    """A balance the caller locked (`SELECT … FOR UPDATE`) in this transaction: its id and its quantity
+    as read under that lock."""
+
+    balance_id: int
+    quantity: int
+
+
 def post(moves: list[Move], *, reason: str, document_id: int | None = None, user_id: int | None = None,
-         reference: str = "") -> int:
-    """Apply `moves`; returns the number of ledger rows written. Must run inside a transaction."""
+         reference: str = "", locked: Mapping[StockKey, Locked] | None = None) -> int:
+    """Apply `moves`; returns the number of ledger rows written. Must run inside a transaction.
+
+    `locked`: balances the caller already holds locked in this transaction, in the ledger's lock order
+    (`_lock_order`), by key — the ledger then neither locks nor reads them again, and still refuses to
+    take more than their quantity; a lowered key not among them is locked here as usual."""
     if not connection.in_atomic_block:
         raise RuntimeError("ledger.post must run inside transaction.atomic()")
     totals = _sum(moves)
     if not totals:
         return 0
-    lowered = _lock_lowered({key: quantity for key, (_, quantity) in totals.items() if quantity < 0})
+    lowered = _lock_lowered({key: quantity for key, (_, quantity) in totals.items() if quantity < 0}, locked or {})
     raised = [(k, expiry, quantity) for k, (expiry, quantity) in totals.items() if quantity > 0]
     params = {"lower_ids": list(lowered), "lower_deltas": list(lowered.values()), "reason": reason,
               "document": document_id, "reference": reference, "user": user_id}
@@ -119,17 +135,20 @@ def post(moves: list[Move], *, reason: str, document_id: int | None = None, user
     return len(totals)
 
 
-def _lock_lowered(wanted: dict[StockKey, int]) -> dict[int, int]:
-    """Lock the balances to be lowered (one statement, key order) and refuse to take more than there
-    is; returns balance id -> delta."""
+def _lock_lowered(wanted: dict[StockKey, int], locked: Mapping[StockKey, Locked]) -> dict[int, int]:
+    """Lock the balances to be lowered that the caller has not locked (one statement, key order) and
+    refuse to take more than there is; returns balance id -> delta."""
     if not wanted:
         return {}
     keys = list(wanted)
-    columns = [list(c) for c in zip(*((k.place_id, k.address_id, k.package_id, k.series, k.funding_source,
-                                        k.contract_id) for k in keys))]
-    with connection.cursor() as cursor:
-        cursor.execute(_LOCK, columns)
-        found = {StockKey(*row[1:7]): (row[0], row[7]) for row in cursor.fetchall()}
+    found = {key: (locked[key].balance_id, locked[key].quantity) for key in keys if key in locked}
+    to_lock = [key for key in keys if key not in found]
+    if to_lock:
+        columns = [list(c) for c in zip(*((k.place_id, k.address_id, k.package_id, k.series, k.funding_source,
+                                            k.contract_id) for k in to_lock))]
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK, columns)
+            found.update({StockKey(*row[1:7]): (row[0], row[7]) for row in cursor.fetchall()})
     lowered = {}
     for key in keys:  # already in lock order (_sum)
         balance_id, available = found.get(key, (None, 0))

@@ -327,6 +327,9 @@ MDLP_SCHEMA_DIR = env.path("MDLP_SCHEMA_DIR", default=str(BASE_DIR.parent / "sha
 # the file of its demo CA (key and certificate), shared by every process that signs or verifies.
 PRESCRIPTION_SIGNER = env("PRESCRIPTION_SIGNER", default="prescriptions.signing.DemoSigner")
 PRESCRIPTION_DEMO_CA_FILE = env.path("PRESCRIPTION_DEMO_CA_FILE", default=str(VAR_DIR / "signing" / "demo-ca.pem"))
+# A certificate found not revoked is trusted for this many seconds per process (one read less per dispensing):
+# a revocation takes effect at once in the revoking process, within this time in the others; 0 reads every time.
+PRESCRIPTION_REVOCATION_CACHE_SECONDS = env.float("PRESCRIPTION_REVOCATION_CACHE_SECONDS", default=60.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -426,6 +426,6 @@ def resend(document: MdlpDocument) -> MdlpDocument:
         _store(_built(message, revision=document.revision + 1, parts={document.part}, only_codes=only))
         OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxStatus.PENDING, attempts=0,
                                                           available_at=timezone.now(), processed_at=None)
-        transaction.on_commit(outbox._wake_dispatcher)
+        outbox.wake_after_commit()
     return MdlpDocument.objects.get(message_id=document.message_id, part=document.part,
                                     revision=document.revision + 1)

@@ -5,8 +5,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
+from llo import outbox
 from llo.errors import ApplicationError
 from llo.models import OutboxMessage, Package, Role
 from pharmacy.dispensing import MDLP_TOPIC, UnmarkedItem, dispensation_create
@@ -68,6 +69,22 @@ def test_dispensing_moves_prescription_packs_ledger_and_queues_the_mdlp_report(i
         "dispensation_id": dispensation.pk, "place_mdlp_id": "00000000012345", "sgtins": sgtins[:2],
         "operation_date": dispensation.at.isoformat(),
         "prescription": {"date": issued.issued_on.isoformat(), "series": issued.series, "number": issued.number}}
+
+
+def test_the_mdlp_message_keeps_the_outbox_rules(issued, issue, point, pharmacist, package,
+                                                django_capture_on_commit_callbacks):
+    sgtins = pf.stock(point, package, 4)
+    with django_capture_on_commit_callbacks() as callbacks:  # the dispatcher is woken after the commit, once
+        dispense(pharmacist, issued, point, sgtins[:2])
+    assert callbacks == [outbox._wake_dispatcher]
+    assert OutboxMessage.objects.get(topic=MDLP_TOPIC).status == "pending"
+
+    # a key already taken answers as `outbox.publish` does: under another topic the dispensing is refused
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('pharmacy_dispensation', 'id'))")
+        next_id = cursor.fetchone()[0] + 1
+    outbox.publish("other.topic", {}, key=f"dispensation-{next_id}")
+    refused("outbox.key_reused", dispense, pharmacist, issue(), point, sgtins[2:])
 
 
 def test_a_second_dispensing_is_refused(issued, point, pharmacist, package):

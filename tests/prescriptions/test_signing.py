@@ -1,5 +1,6 @@
 """The doctor's detached CMS signature over the СЭМД: round trip, and every way a signature must be refused."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -101,6 +102,39 @@ def test_a_revoked_certificate_is_refused_and_the_next_prescription_gets_a_new_o
     assert_refused(lambda: signing.verify_prescription(issued), "отозван")
     later = issue()
     assert signing.verify_prescription(later).serial != certificate.serial
+
+
+def test_the_revocation_read_is_kept_for_the_ttl_and_a_revocation_takes_effect_within_it(
+        issued, settings, django_assert_num_queries):
+    settings.PRESCRIPTION_REVOCATION_CACHE_SECONDS = 0.3  # a changed TTL empties the cache
+    certificate = certificate_of(issued)  # reads the row and keeps «not revoked»
+    with django_assert_num_queries(0):
+        signing.verify_prescription(issued)
+    # revoked by another process: this one trusts its read until the TTL runs out, then refuses
+    SigningCertificate.objects.filter(pk=certificate.pk).update(revoked_at=timezone.now())
+    signing.verify_prescription(issued)
+    time.sleep(0.35)
+    assert_refused(lambda: signing.verify_prescription(issued), "отозван")
+    assert_refused(lambda: signing.verify_prescription(issued), "отозван")  # a revoked one is never kept
+
+
+def test_a_revocation_in_this_process_takes_effect_at_once_and_the_cache_can_be_emptied(
+        issued, django_assert_num_queries):
+    certificate = certificate_of(issued)
+    signing.certificate_revoke(certificate=certificate)
+    assert_refused(lambda: signing.verify_prescription(issued), "отозван")
+    SigningCertificate.objects.filter(pk=certificate.pk).update(revoked_at=None)
+    signing.verify_prescription(issued)
+    signing.revocations_forget()
+    with django_assert_num_queries(1):
+        signing.verify_prescription(issued)
+
+
+def test_no_ttl_reads_every_time(issued, settings, django_assert_num_queries):
+    settings.PRESCRIPTION_REVOCATION_CACHE_SECONDS = 0
+    signing.verify_prescription(issued)
+    with django_assert_num_queries(1):
+        signing.verify_prescription(issued)
 
 
 def test_a_certificate_from_a_foreign_ca_is_refused(issued, doctor, demo, tmp_path):

@@ -45,6 +45,27 @@ def test_taking_more_than_there_is_is_refused_and_changes_nothing(warehouse, mar
         post([ledger.Move(key(warehouse, marked[0], contract, "NOPE"), EXPIRY, -1)], reason=Reason.SHIPMENT)
 
 
+def test_balances_the_caller_locked_are_not_locked_again_and_still_checked(warehouse, marked, contract,
+                                                                           django_assert_num_queries):
+    a, b = key(warehouse, marked[0], contract), key(warehouse, marked[1], contract)
+    post([ledger.Move(a, EXPIRY, 5), ledger.Move(b, EXPIRY, 2)])
+    balance = StockBalance.objects.get(package=marked[0])
+    with transaction.atomic():
+        StockBalance.objects.select_for_update().get(pk=balance.pk)  # the caller's lock
+        with django_assert_num_queries(1):  # lower and write the ledger rows; no locking statement
+            ledger.post([ledger.Move(a, EXPIRY, -2)], reason=Reason.SHIPMENT,
+                        locked={a: ledger.Locked(balance.pk, 5)})
+        with pytest.raises(ledger.InsufficientStock) as caught:  # the quantity as the caller read it
+            ledger.post([ledger.Move(a, EXPIRY, -4)], reason=Reason.SHIPMENT,
+                        locked={a: ledger.Locked(balance.pk, 3)})
+        assert caught.value.details["available"] == 3
+        with django_assert_num_queries(2):  # a key the caller did not lock is locked here as usual
+            ledger.post([ledger.Move(a, EXPIRY, -1), ledger.Move(b, EXPIRY, -1)], reason=Reason.SHIPMENT,
+                        locked={a: ledger.Locked(balance.pk, 3)})
+    assert (ledger.balance_of(a), ledger.balance_of(b)) == (2, 1)
+    assert ledger.drift() == []
+
+
 def test_the_database_refuses_a_negative_balance_and_a_changed_movement(warehouse, marked, contract):
     post([ledger.Move(key(warehouse, marked[0], contract), EXPIRY, 1)])
     with pytest.raises(DatabaseError), transaction.atomic():
