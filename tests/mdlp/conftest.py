@@ -194,6 +194,25 @@ def fast_client(make_client, mdlp_control):
     return make_client(limited=False)
 
 
+@pytest.fixture
+def mdlp_exchange(settings, mdlp_url, mdlp_control):
+    """The exchange (integrations.mdlp.exchange) pointed at the emulator, without the published intervals
+    (kept by the client's own tests), documents processed in 40 ms; yields the control function."""
+    from integrations.mdlp import breaker, exchange
+
+    settings.MDLP_BASE_URL = mdlp_url
+    settings.MDLP_CLIENT_ID, settings.MDLP_CLIENT_SECRET, settings.MDLP_USER_ID = CLIENT_ID, CLIENT_SECRET, ""
+    settings.MDLP_SEND_INTERVAL = settings.MDLP_LIST_INTERVAL = 0
+    settings.MDLP_TIMEOUT, settings.MDLP_RETRIES, settings.MDLP_BACKOFF = 2.0, 1, 0.01
+    settings.MDLP_POLL_FIRST, settings.MDLP_BREAKER_SECONDS = 0, 1
+    mdlp_control("config", {"enforce_intervals": False, "processing_ms": 40})
+    exchange.reset_client()
+    breaker.reset()
+    yield mdlp_control
+    exchange.reset_client()
+    breaker.reset()
+
+
 def send_and_wait(client: MdlpClient, xml: bytes, request_id: str | None = None):
     """Send, poll until processed; (document_id, final status, ticket bytes or None)."""
     document_id = client.send(xml, request_id=request_id or uuid.uuid4().hex)

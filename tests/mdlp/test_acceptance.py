@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.mdlp import breaker, exchange, xsd
+from integrations.mdlp import exchange, xsd
 from integrations.mdlp.acceptance import receipt_from_incoming, suggested_contract
 from integrations.mdlp.documents import InvalidInput, build
 from integrations.mdlp.documents.outgoing import RefusalReceiver
@@ -29,7 +29,7 @@ from tests.warehouse import factories as wf
 from warehouse.models import CodeStatus, DocumentCode, MarkedPack, StockDocument
 from warehouse.receipts import receipt_post, receipt_refuse, receipt_scan
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, SUPPLIER, WAREHOUSE, requires_schemas
+from .conftest import SUPPLIER, WAREHOUSE, requires_schemas
 
 pytestmark = [pytest.mark.django_db, requires_schemas]
 
@@ -39,19 +39,8 @@ UNKNOWN_PLACE = "00000999000009"
 
 
 @pytest.fixture
-def mdlp(settings, mdlp_url, mdlp_control):
-    """The exchange pointed at the emulator, without the published intervals (as in test_exchange.py)."""
-    settings.MDLP_BASE_URL = mdlp_url
-    settings.MDLP_CLIENT_ID, settings.MDLP_CLIENT_SECRET, settings.MDLP_USER_ID = CLIENT_ID, CLIENT_SECRET, ""
-    settings.MDLP_SEND_INTERVAL = settings.MDLP_LIST_INTERVAL = 0
-    settings.MDLP_TIMEOUT, settings.MDLP_RETRIES, settings.MDLP_BACKOFF = 2.0, 1, 0.01
-    settings.MDLP_POLL_FIRST, settings.MDLP_BREAKER_SECONDS = 0, 1
-    mdlp_control("config", {"enforce_intervals": False, "processing_ms": 40})
-    exchange.reset_client()
-    breaker.reset()
-    yield mdlp_control
-    exchange.reset_client()
-    breaker.reset()
+def mdlp(mdlp_exchange):
+    return mdlp_exchange
 
 
 @pytest.fixture

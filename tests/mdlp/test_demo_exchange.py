@@ -10,7 +10,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from integrations.mdlp import breaker, exchange
+from integrations.mdlp import exchange
 from integrations.mdlp.demo import seed_emulator
 from integrations.mdlp.operations import TOPICS
 from integrations.models import MdlpDocument, MdlpStatus
@@ -18,19 +18,12 @@ from llo import outbox
 from llo.demo import seed_demo
 from llo.models import OutboxMessage, OutboxStatus
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, requires_schemas
+from .conftest import requires_schemas
 
 pytestmark = [pytest.mark.django_db, requires_schemas]
 
 
-def test_every_demo_report_is_accepted_by_the_emulator(settings, mdlp_emulator, mdlp_url, mdlp_control):
-    settings.MDLP_BASE_URL = mdlp_url
-    settings.MDLP_CLIENT_ID, settings.MDLP_CLIENT_SECRET, settings.MDLP_USER_ID = CLIENT_ID, CLIENT_SECRET, ""
-    settings.MDLP_SEND_INTERVAL = settings.MDLP_LIST_INTERVAL = 0
-    settings.MDLP_POLL_FIRST = 0
-    mdlp_control("config", {"enforce_intervals": False, "processing_ms": 20})
-    exchange.reset_client()
-    breaker.reset()
+def test_every_demo_report_is_accepted_by_the_emulator(mdlp_emulator, mdlp_exchange):
     seed_demo()
 
     seeded = seed_emulator(mdlp_emulator.root_url)
@@ -56,4 +49,3 @@ def test_every_demo_report_is_accepted_by_the_emulator(settings, mdlp_emulator, 
     assert set(MdlpDocument.objects.values_list("status", flat=True)) == {MdlpStatus.ACCEPTED}, outcomes
     schemes = set(MdlpDocument.objects.values_list("scheme", flat=True))
     assert {701, 521} <= schemes, schemes
-    exchange.reset_client()

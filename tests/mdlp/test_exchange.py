@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from integrations.mdlp import breaker, exchange, xsd
+from integrations.mdlp import exchange, xsd
 from integrations.models import ItemStatus, MdlpDocument, MdlpStatus
 from llo import outbox
 from llo.barcodes.check_digits import gs1_check_digit
@@ -20,7 +20,7 @@ from llo.models import OutboxMessage, OutboxStatus
 from llo.models.organizations import OrganizationKind as K
 from tests.llo import factories as f
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, OTHER_PLACE, PHARMACY, requires_schemas
+from .conftest import OTHER_PLACE, PHARMACY, requires_schemas
 
 GTIN = "0460123456789" + gs1_check_digit("0460123456789")
 
@@ -34,19 +34,8 @@ pytestmark = [pytest.mark.django_db, requires_schemas]
 
 
 @pytest.fixture
-def mdlp(settings, mdlp_url, mdlp_control):
-    """The exchange pointed at the emulator, without the published intervals (kept by their own tests)."""
-    settings.MDLP_BASE_URL = mdlp_url
-    settings.MDLP_CLIENT_ID, settings.MDLP_CLIENT_SECRET, settings.MDLP_USER_ID = CLIENT_ID, CLIENT_SECRET, ""
-    settings.MDLP_SEND_INTERVAL = settings.MDLP_LIST_INTERVAL = 0
-    settings.MDLP_TIMEOUT, settings.MDLP_RETRIES, settings.MDLP_BACKOFF = 2.0, 1, 0.01
-    settings.MDLP_POLL_FIRST, settings.MDLP_BREAKER_SECONDS = 0, 1
-    mdlp_control("config", {"enforce_intervals": False, "processing_ms": 40})
-    exchange.reset_client()
-    breaker.reset()
-    yield mdlp_control
-    exchange.reset_client()
-    breaker.reset()
+def mdlp(mdlp_exchange):
+    return mdlp_exchange
 
 
 @pytest.fixture

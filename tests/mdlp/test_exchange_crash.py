@@ -15,7 +15,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from integrations.mdlp import breaker, exchange
+from integrations.mdlp import exchange
 from integrations.models import MdlpDocument, MdlpStatus
 from llo import outbox
 from llo.barcodes.check_digits import gs1_check_digit
@@ -37,14 +37,8 @@ outbox.process({message_id}, worker="doomed")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_send_is_resumed_without_a_duplicate(settings, mdlp_emulator, mdlp_url, mdlp_control):
-    settings.MDLP_BASE_URL = mdlp_url
-    settings.MDLP_CLIENT_ID, settings.MDLP_CLIENT_SECRET, settings.MDLP_USER_ID = CLIENT_ID, CLIENT_SECRET, ""
-    settings.MDLP_SEND_INTERVAL = settings.MDLP_LIST_INTERVAL = 0
-    settings.MDLP_POLL_FIRST = 0
-    exchange.reset_client()
-    breaker.reset()
-    mdlp_control("config", {"enforce_intervals": False, "processing_ms": 20})
+def test_a_worker_killed_mid_send_is_resumed_without_a_duplicate(mdlp_emulator, mdlp_url, mdlp_exchange):
+    mdlp_control = mdlp_exchange
     chain = f.organization(K.PHARMACY_ORG)
     f.organization(K.DISPENSING_POINT, parent=chain, mdlp_place_id=PHARMACY)
     gtin = "0460123456789" + gs1_check_digit("0460123456789")
@@ -89,4 +83,3 @@ def test_a_worker_killed_mid_send_is_resumed_without_a_duplicate(settings, mdlp_
         document.refresh_from_db()
         time.sleep(0.05)
     assert document.status == MdlpStatus.ACCEPTED  # not refused as a second dispensing of the same packs
-    exchange.reset_client()

@@ -12,14 +12,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from integrations.mdlp import breaker, exchange, xsd
+from integrations.mdlp import exchange, xsd
 from integrations.mdlp.operations import TOPICS
 from integrations.models import MdlpDocument, MdlpStatus
 from llo import outbox
 from llo.models import OutboxMessage, OutboxStatus, Role
 from llo.models.organizations import OrganizationKind as K
 from tests.llo import factories as f
-from tests.mdlp.conftest import CLIENT_ID, CLIENT_SECRET, mdlp_control, mdlp_emulator, mdlp_url  # noqa: F401
+from tests.mdlp.conftest import mdlp_control, mdlp_emulator, mdlp_exchange, mdlp_url  # noqa: F401
 from tests.warehouse import factories as wf
 from warehouse.inventory import inventory_approve, inventory_scan, inventory_start
 from warehouse.models import WriteOffReason
@@ -41,18 +41,10 @@ SUPPLIER_ID, POINT_ID = "00000994000009", "00000992000009"
 
 
 @pytest.fixture
-def mdlp(settings, mdlp_url, mdlp_control, supplier):  # noqa: F811
-    settings.MDLP_BASE_URL = mdlp_url
-    settings.MDLP_CLIENT_ID, settings.MDLP_CLIENT_SECRET, settings.MDLP_USER_ID = CLIENT_ID, CLIENT_SECRET, ""
-    settings.MDLP_SEND_INTERVAL = settings.MDLP_LIST_INTERVAL = 0
-    settings.MDLP_POLL_FIRST = 0
-    mdlp_control("config", {"enforce_intervals": False, "processing_ms": 20})
-    exchange.reset_client()
-    breaker.reset()
+def mdlp(mdlp_exchange, supplier):  # noqa: F811 — the imported fixture
     supplier.mdlp_place_id = SUPPLIER_ID
     supplier.save()
-    yield mdlp_control
-    exchange.reset_client()
+    return mdlp_exchange
 
 
 def deliver_all() -> list[MdlpDocument]:
