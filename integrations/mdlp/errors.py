@@ -7,21 +7,11 @@ carries a token, a secret, an authorization code or a signature.
 
 from __future__ import annotations
 
-from typing import Any
-
-from llo.errors import ApplicationError
+from integrations.errors import ExchangeError
 
 
-class MdlpError(ApplicationError):
+class MdlpError(ExchangeError):
     code = "mdlp.error"
-    http_status = 502
-    retryable = False
-
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
-        super().__init__(message, code=code, details=details)
-
-    def __reduce__(self):  # Celery pickles errors: keep the code and the details
-        return _rebuild, (type(self), self.message, self.code, self.details)
 
 
 class MdlpNotConfigured(MdlpError):
@@ -73,9 +63,3 @@ class MdlpAnswerInvalid(MdlpError):
     `details["reason"]` says what was wrong. A resend with the same request_id is safe."""
 
     code = "mdlp.answer_invalid"
-
-
-def _rebuild(cls: type[MdlpError], message: str, code: str, details: dict) -> MdlpError:
-    error = cls.__new__(cls)
-    ApplicationError.__init__(error, message, code=code, details=details)
-    return error

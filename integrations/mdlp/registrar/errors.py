@@ -7,21 +7,11 @@ device's password (the URL is shown without its credentials).
 
 from __future__ import annotations
 
-from typing import Any
-
-from llo.errors import ApplicationError
+from integrations.errors import ExchangeError
 
 
-class RegistrarError(ApplicationError):
+class RegistrarError(ExchangeError):
     code = "registrar.error"
-    http_status = 502
-    retryable = False
-
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
-        super().__init__(message, code=code, details=details)
-
-    def __reduce__(self):  # Celery pickles errors: keep the code and the details
-        return _rebuild, (type(self), self.message, self.code, self.details)
 
 
 class RegistrarInvalidInput(RegistrarError):
@@ -61,9 +51,3 @@ class RegistrarAnswerInvalid(RegistrarError):
     changed on our side, and a repeat with the same request id is safe."""
 
     code = "registrar.answer_invalid"
-
-
-def _rebuild(cls: type[RegistrarError], message: str, code: str, details: dict) -> RegistrarError:
-    error = cls.__new__(cls)
-    ApplicationError.__init__(error, message, code=code, details=details)
-    return error
