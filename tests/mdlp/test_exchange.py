@@ -1,6 +1,6 @@
 """The outbox → MDLP exchange against the emulator over real HTTP: documents registered in operation order,
 sent with the message key as request_id, followed to MDLP's receipt, applied to each code; and the faults it
-must survive — a long outage and hostile answers (a worker killed mid-send: test_exchange_crash.py)."""
+must survive — a long outage and hostile answers (a worker killed mid-send: test_exchange_concurrency.py)."""
 
 from __future__ import annotations
 

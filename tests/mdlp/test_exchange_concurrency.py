@@ -1,5 +1,6 @@
-"""A worker killed (SIGKILL) while its `documents/send` is on the wire: the message is released as stale,
-handled again by another worker with the same request_id, and MDLP holds one document — no duplicate."""
+"""The exchange under real concurrency: a worker killed (SIGKILL) while its `documents/send` is on the wire is
+resumed by another with the same request_id (MDLP holds one document), and two workers at once keep the
+per-code order and send each document once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import date
@@ -83,3 +85,44 @@ def test_a_worker_killed_mid_send_is_resumed_without_a_duplicate(mdlp_emulator, 
         document.refresh_from_db()
         time.sleep(0.05)
     assert document.status == MdlpStatus.ACCEPTED  # not refused as a second dispensing of the same packs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_each_document_once_and_never_before_the_one_it_depends_on(mdlp_exchange, settings):
+    """Ten dispensings, then ten more of the same packs: two workers dispatch and poll at once. Every
+    report reaches MDLP once, and each later document is sent only after the earlier one was answered."""
+    from tests.concurrency import at_once
+
+    settings.MDLP_ORDER_WAIT = 0.05
+    chain = f.organization(K.PHARMACY_ORG)
+    f.organization(K.DISPENSING_POINT, parent=chain, mdlp_place_id=PHARMACY)
+    gtin = "0460123456789" + gs1_check_digit("0460123456789")
+    codes = [f"{gtin}W{uuid.uuid4().hex[:6].upper()}{n:06d}" for n in range(10)]
+    mdlp_exchange("sgtins", {"place": PHARMACY, "sgtins": codes})
+    tag = uuid.uuid4().hex[:6]
+    messages = [outbox.publish("mdlp.recipe", {
+        "dispensation_id": n + 1, "place_mdlp_id": PHARMACY, "operation_date": timezone.now().isoformat(),
+        "sgtins": [codes[n % 10]],
+        "prescription": {"date": date.today().isoformat(), "series": "99-26", "number": f"{n + 1:06d}"},
+    }, key=f"race-{tag}-{n:02d}") for n in range(20)]
+
+    def work() -> None:
+        deadline = time.monotonic() + 60
+        while MdlpDocument.objects.filter(status__in=[MdlpStatus.QUEUED, MdlpStatus.SENT]).exists() or \
+                OutboxMessage.objects.exclude(status=OutboxStatus.DONE).exists():
+            assert time.monotonic() < deadline, "the workers did not finish"
+            outbox.dispatch(worker=f"w{threading.get_ident()}")
+            MdlpDocument.objects.filter(status=MdlpStatus.SENT).update(next_check_at=timezone.now())
+            exchange.poll_due()
+            time.sleep(0.02)
+
+    assert at_once(work, work, timeout=90) == [None, None]
+
+    documents = {d.message_id: d for d in MdlpDocument.objects.all()}
+    assert len(documents) == 20 and set(OutboxMessage.objects.values_list("status", flat=True)) == {"done"}
+    for first, second in zip(messages[:10], messages[10:], strict=True):
+        earlier, later = documents[first.pk], documents[second.pk]
+        assert earlier.status == MdlpStatus.ACCEPTED and later.status == MdlpStatus.REJECTED  # already dispensed
+        assert later.sent_at >= earlier.finished_at
+    held = exchange.client().outcome({"doc_type": 521}, count=100)
+    assert held.total == 20 and len({d.request_id for d in held.documents}) == 20
