@@ -28,7 +28,7 @@ from django.utils import timezone
 from llo import outbox
 from llo.models import OutboxMessage, OutboxStatus
 
-from ..models import OPEN_STATUSES, Channel, ItemStatus, MdlpDocument, MdlpDocumentItem, MdlpStatus
+from ..models import Channel, ItemStatus, MdlpDocument, MdlpDocumentItem, MdlpStatus
 from . import breaker
 from .client import MdlpClient
 from .documents import InvalidInput, Recipe, build, scheme_of
@@ -207,11 +207,9 @@ def deliver(message: OutboxMessage) -> dict:
 
 
 def _send(document: MdlpDocument) -> None:
-    if document.blocked_by:  # read with the document, before any part of this message was sent
-        blocker = _earlier_open(document)
-        if blocker is not None:
-            raise outbox.RetryLater(f"Ждёт ответа МДЛП на документ {blocker.request_id} с теми же кодами",
-                                    delay=settings.MDLP_ORDER_WAIT, count=False)
+    if document.blocked_by:  # read with the document (an earlier part sent since then is still unanswered)
+        raise outbox.RetryLater(f"Ждёт ответа МДЛП на документ {document.blocked_by} с теми же кодами",
+                                delay=settings.MDLP_ORDER_WAIT, count=False)
     if document.channel == Channel.REGISTRAR:  # the device, not MDLP's API: the breaker is not its
         _send_to_registrar(document)
         return
@@ -258,15 +256,6 @@ def _send_to_registrar(document: MdlpDocument) -> None:
             raise outbox.RetryLater(f"Регистратор выбытия недоступен: {exc.message}",
                                     delay=_retry_delay(document)) from exc
     _sent(document, request_id)
-
-
-def _earlier_open(document: MdlpDocument) -> MdlpDocument | None:
-    """An unanswered document, registered for an earlier message (or an earlier part), with a shared code."""
-    mine = MdlpDocumentItem.objects.filter(document=document).values("code")
-    return (MdlpDocument.objects.filter(status__in=OPEN_STATUSES, superseded_at__isnull=True)
-            .filter(Q(message_id__lt=document.message_id) | Q(message_id=document.message_id, part__lt=document.part))
-            .filter(Exists(MdlpDocumentItem.objects.filter(document=OuterRef("pk"), code__in=mine)))
-            .order_by("message_id", "part").first())
 
 
 def _retry_delay(document: MdlpDocument) -> float:
