@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db import connection
-
+from llo import prebuilt
 from llo.barcodes import BarcodeError, Kind, parse_scan
 from llo.errors import ConflictError, ValidationFailed
 from llo.models import Package
@@ -237,7 +236,7 @@ def lock_balances(*, place_id: int, lots, reference: str) -> tuple[list[Balance]
     them and what others' active reservations hold of each (the prescription's own, `reference`,
     excluded)."""
     params = _params(place_id, lots, reference)
-    with connection.cursor() as cursor:
+    with prebuilt.cursor() as cursor:
         cursor.execute(_LOCK, params)
         balances = [Balance(*row) for row in cursor.fetchall()]
         cursor.execute(_HELD, params)
@@ -248,7 +247,7 @@ def lock_balances(*, place_id: int, lots, reference: str) -> tuple[list[Balance]
 def free_of(*, place_id: int, lots, reference: str, today: date) -> dict[tuple[int, str], int]:
     """What may be dispensed of each (package, series) for this prescription, without locking: the
     balances in date minus what others' active reservations hold."""
-    with connection.cursor() as cursor:
+    with prebuilt.cursor() as cursor:
         cursor.execute(_FREE, _params(place_id, lots, reference, today))
         return {(package, series): free for package, series, free in cursor.fetchall()}
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from llo import outbox
+from llo import outbox, prebuilt
 from llo.audit import audit_context
 from llo.errors import ApplicationError, ValidationFailed
 from llo.models import Organization, OutboxMessage, Package
@@ -194,7 +194,7 @@ def _record(user, rx: Prescription, place: Organization, rows: list[DispensedIte
               "contract": [r.contract_id for r in rows], "funding": [r.funding_source for r in rows],
               "topic": MDLP_TOPIC, "publish": bool(sgtins),
               "payload": OutboxMessage._meta.get_field("payload").get_db_prep_value(payload, connection)}
-    with connection.cursor() as cursor:
+    with prebuilt.cursor() as cursor:
         cursor.execute(_RECORD, params)
         dispensation.pk, item_ids, published = cursor.fetchone()
     _as_saved(dispensation)

@@ -12,6 +12,7 @@ from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from llo import prebuilt
 from llo.barcodes import prescription_label
 from llo.errors import ApplicationError, ConflictError, ValidationFailed
 from llo.models import Diagnosis, Doctor, Organization, Package, Program, StandardizedDrug
@@ -163,7 +164,7 @@ def _move_and_record(pk: int, old: str, to: str, now, user, comment: str, fields
            "WHERE id = %s AND status = %s RETURNING id) "
            f"INSERT INTO {StatusChange._meta.db_table} (prescription_id, from_status, to_status, at, user_id, comment) "
            "SELECT id, %s, %s, %s, %s, %s FROM moved RETURNING id")
-    with connection.cursor() as cursor:
+    with prebuilt.cursor() as cursor:
         cursor.execute(sql, [*values, pk, old, old, to, now, getattr(user, "pk", None), comment])
         return cursor.fetchone() is not None
 

@@ -17,6 +17,7 @@ from datetime import date
 
 from django.db import connection, transaction
 
+from llo import prebuilt
 from llo.errors import ConflictError
 
 from .models import StockBalance
@@ -130,7 +131,7 @@ def post(moves: list[Move], *, reason: str, document_id: int | None = None, user
                        "r_quantity"), _columns(raised)))
     params.update(zip(("m_place", "m_address", "m_package", "m_series", "m_expiry", "m_funding", "m_contract",
                        "m_quantity"), _columns([(k, expiry, quantity) for k, (expiry, quantity) in totals.items()])))
-    with connection.cursor() as cursor:
+    with prebuilt.cursor() as cursor:
         cursor.execute(_WRITE, params)
     return len(totals)
 
@@ -146,7 +147,7 @@ def _lock_lowered(wanted: dict[StockKey, int], locked: Mapping[StockKey, Locked]
     if to_lock:
         columns = [list(c) for c in zip(*((k.place_id, k.address_id, k.package_id, k.series, k.funding_source,
                                             k.contract_id) for k in to_lock))]
-        with connection.cursor() as cursor:
+        with prebuilt.cursor() as cursor:
             cursor.execute(_LOCK, columns)
             found.update({StockKey(*row[1:7]): (row[0], row[7]) for row in cursor.fetchall()})
     lowered = {}

@@ -10,6 +10,7 @@ from datetime import date
 
 from django.db import connection
 
+from llo import prebuilt
 from llo.errors import ConflictError
 
 from .models import PACK_TRANSITIONS, MarkedPack, PackState
@@ -97,7 +98,7 @@ def packs_move(sgtins: Iterable[str], *, from_states: Iterable[str], to_state: s
             raise ValueError(f"pack transition {state} -> {to_state} is not allowed")
     if not sgtins:
         return 0
-    with connection.cursor() as cursor:
+    with prebuilt.cursor() as cursor:
         cursor.execute(_MOVE, {
             "sgtins": sgtins, "from_states": from_states, "to_state": to_state, "at_place": at_place_id,
             "to_place": to_place_id, "address": address_id, "document": document_id, "user": user_id,

@@ -98,6 +98,10 @@ def database_from_env() -> dict:
     options["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     # Catalogue search: below this word similarity a name is not offered (see llo/reference/search.py).
     options["options"] = f"-c pg_trgm.word_similarity_threshold={TRIGRAM_WORD_SIMILARITY}"
+    # Hot statements (llo.prebuilt.cursor) are prepared after n runs on a connection; empty turns
+    # it off for a pooler that cannot keep prepared statements. Django's other queries never prepare.
+    threshold = env("DATABASE_PREPARE_THRESHOLD", default="1")
+    options["prepare_threshold"] = int(threshold) if threshold else None
     return config
 
 
