@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from . import prebuilt
 from .errors import ConflictError
 from .models import OutboxMessage, OutboxStatus
 
@@ -169,35 +170,39 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-_CLAIM = """
-    UPDATE llo_outboxmessage
+_MESSAGE = prebuilt.layout((OutboxMessage, "m"))
+_CLAIM = f"""
+    UPDATE llo_outboxmessage m
     SET status = 'processing', claimed_at = %(now)s, claimed_by = %(worker)s, attempts = attempts + 1
     WHERE id = %(id)s AND status = 'pending' AND available_at <= %(now)s
-    RETURNING *
+    RETURNING {_MESSAGE.columns}
 """
 
 
 # The next due message, skipping rows another worker is claiming this instant: workers never collide.
-_CLAIM_NEXT = """
-    UPDATE llo_outboxmessage
+_CLAIM_NEXT = f"""
+    UPDATE llo_outboxmessage m
     SET status = 'processing', claimed_at = %(now)s, claimed_by = %(worker)s, attempts = attempts + 1
     WHERE id = (SELECT id FROM llo_outboxmessage WHERE status = 'pending' AND available_at <= %(now)s
                 ORDER BY available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING *
+    RETURNING {_MESSAGE.columns}
 """
+
+
+def _claimed(sql: str, params: dict) -> OutboxMessage | None:
+    rows = prebuilt.fetch(sql, params, _MESSAGE)  # prepared: every worker runs it for every message
+    return rows[0][0] if rows else None
 
 
 def claim(message_id: int, *, worker: str) -> OutboxMessage | None:
     """Move one due pending message to processing: the message for the single winner, None for the others
     (one statement: the claim returns the row it took)."""
-    claimed = list(OutboxMessage.objects.raw(_CLAIM, {"now": timezone.now(), "worker": worker, "id": message_id}))
-    return claimed[0] if claimed else None
+    return _claimed(_CLAIM, {"now": timezone.now(), "worker": worker, "id": message_id})
 
 
 def claim_next(*, worker: str) -> OutboxMessage | None:
     """Claim the oldest due message no other worker holds (None when there is none)."""
-    claimed = list(OutboxMessage.objects.raw(_CLAIM_NEXT, {"now": timezone.now(), "worker": worker}))
-    return claimed[0] if claimed else None
+    return _claimed(_CLAIM_NEXT, {"now": timezone.now(), "worker": worker})
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -213,6 +218,13 @@ def process(message_id: int, *, worker: str | None = None) -> str | None:
     return None if message is None else _deliver(message, worker)
 
 
+_DONE = """
+    UPDATE llo_outboxmessage SET status = 'done', result = %s, last_error = '', processed_at = %s, claimed_at = NULL,
+                                 claimed_by = ''
+    WHERE id = %s AND status = 'processing' AND claimed_by = %s
+"""
+
+
 def _deliver(message: OutboxMessage, worker: str) -> str:
     func = _HANDLERS.get(message.topic)
     try:
@@ -221,14 +233,9 @@ def _deliver(message: OutboxMessage, worker: str) -> str:
         result = func(message)
     except Exception as exc:  # any failure of delivery is recorded, never lost
         return _record_failure(message, exc)
-    OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.PROCESSING, claimed_by=worker).update(
-        status=OutboxStatus.DONE,
-        result=_jsonable(result),
-        last_error="",
-        processed_at=timezone.now(),
-        claimed_at=None,
-        claimed_by="",
-    )
+    result = OutboxMessage._meta.get_field("result").get_db_prep_save(_jsonable(result), connection)
+    with prebuilt.cursor() as cursor:
+        cursor.execute(_DONE, [result, timezone.now(), message.pk, worker])
     return OutboxStatus.DONE
 
 

@@ -53,10 +53,19 @@ class Layout:
         for part in self.parts:
             fields = part.model._meta.concrete_fields
             values = row[start:start + len(fields)]
+            if values[0] is not None and _converted(part.model):
+                values = [f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+                          for f, v in zip(fields, values)]
             found.append(None if values[0] is None else
                          part.model.from_db(connection.alias, [f.attname for f in fields], values))
             start += len(fields)
         return found
+
+
+@functools.cache
+def _converted(model: type[models.Model]) -> bool:
+    """Whether a field of `model` converts what the database gives (a JSONField: text to Python)."""
+    return any(hasattr(f, "from_db_value") for f in model._meta.concrete_fields)
 
 
 def layout(*parts: tuple[type[models.Model], str]) -> Layout:
@@ -103,8 +112,17 @@ class _Cursor(_ContextAlongside, CursorWrapper):
     pass
 
 
-class _LoggedCursor(_ContextAlongside, CursorDebugWrapper):  # when Django logs queries (tests, DEBUG)
-    pass
+class _LoggedCursor(_ContextAlongside, CursorDebugWrapper):
+    """When Django logs queries (tests, DEBUG): the statement with its parameters filled in, as for Django's
+    own cursors (which it reads back from the client-side binding this cursor does not do)."""
+
+    def execute(self, sql, params=None):
+        try:
+            shown = self.db.ops.compose_sql(sql, params)
+        except (psycopg.Error, TypeError, ValueError):  # a parameter it cannot show: the statement as written
+            shown = sql
+        with self.debug_sql(shown, params):
+            return CursorWrapper.execute(self, sql, params)
 
 
 def cursor() -> CursorWrapper:

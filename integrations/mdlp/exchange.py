@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from llo import outbox
+from llo import outbox, prebuilt
 from llo.models import OutboxMessage, OutboxStatus
 
 from ..models import Channel, ItemStatus, MdlpDocument, MdlpDocumentItem, MdlpStatus
@@ -35,7 +35,7 @@ from .documents import InvalidInput, Recipe, build, scheme_of
 from .documents.incoming import OperationResult
 from .documents.parsers import parse_result
 from .errors import MdlpError, MdlpNotConfigured, MdlpUnavailable
-from .operations import KINDS, TOPICS, plan
+from .operations import KINDS, TOPICS, places_remembered, plan
 from .registrar import RegistrarClient, RegistrarError, RegistrarUnavailable
 
 logger = logging.getLogger(__name__)
@@ -74,14 +74,16 @@ def register_through(message: OutboxMessage) -> list[MdlpDocument]:
         open_ = Q(status__in=[OutboxStatus.PENDING, OutboxStatus.PROCESSING])
         batch = list(unregistered.filter(Q(pk=message.pk) | (open_ & Q(pk__lt=message.pk))))
         batch += unregistered.filter(open_, pk__gt=message.pk)[:settings.MDLP_REGISTER_AHEAD]
-        _store([pair for waiting in batch for pair in _built(waiting)])
+        with places_remembered():
+            _store([pair for waiting in batch for pair in _built(waiting)])
     return _documents_of(message)
 
 
 # The message's current documents, each with `blocked_by`: the request_id of an unanswered document of an
 # earlier message (or an earlier part) sharing a code with it — through the per-code index, in one query.
-_DOCUMENTS_OF = """
-    SELECT d.*, (
+_DOCUMENT = prebuilt.layout((MdlpDocument, "d"))
+_DOCUMENTS_OF = f"""
+    SELECT {_DOCUMENT.columns}, (
         SELECT e.request_id
         FROM integrations_mdlpdocumentitem i
         JOIN integrations_mdlpdocumentitem j ON j.code = i.code AND j.document_id <> i.document_id
@@ -97,7 +99,11 @@ _DOCUMENTS_OF = """
 
 
 def _documents_of(message: OutboxMessage) -> list[MdlpDocument]:
-    return list(MdlpDocument.objects.raw(_DOCUMENTS_OF, [message.pk]))
+    documents = []
+    for document, blocked_by in prebuilt.fetch(_DOCUMENTS_OF, [message.pk], _DOCUMENT):  # prepared: per message
+        document.blocked_by = blocked_by
+        documents.append(document)
+    return documents
 
 
 def _store(built: list[tuple[MdlpDocument, list[str]]]) -> None:
@@ -228,11 +234,17 @@ def _send(document: MdlpDocument) -> None:
         _release_postponed()
 
 
+_SENT = """
+    UPDATE integrations_mdlpdocument SET status = 'sent', mdlp_document_id = %s, sent_at = %s, error = '',
+                                         next_check_at = %s
+    WHERE id = %s AND status = 'queued'
+"""
+
+
 def _sent(document: MdlpDocument, document_id: str) -> None:
     now = timezone.now()
-    MdlpDocument.objects.filter(pk=document.pk, status=MdlpStatus.QUEUED).update(
-        status=MdlpStatus.SENT, mdlp_document_id=document_id, sent_at=now, error="",
-        next_check_at=now + timedelta(seconds=settings.MDLP_POLL_FIRST))
+    with prebuilt.cursor() as cursor:
+        cursor.execute(_SENT, [document_id, now, now + timedelta(seconds=settings.MDLP_POLL_FIRST), document.pk])
     document.status, document.mdlp_document_id = MdlpStatus.SENT, document_id
 
 

@@ -16,7 +16,9 @@ documents' dataclasses (split at 25,000 codes), read from the posted operation �
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -64,6 +66,30 @@ def plan(message: OutboxMessage) -> Planned:
     return PLANNERS[message.topic](message)
 
 
+_places: ContextVar[dict[str, Organization | None] | None] = ContextVar("mdlp_places", default=None)
+
+
+@contextmanager
+def places_remembered() -> Iterator[None]:
+    """Within: each dispensing point is looked up by its MDLP id once (a batch of dispensing reports names
+    the same few points over and over)."""
+    token = _places.set({})
+    try:
+        yield
+    finally:
+        _places.reset(token)
+
+
+def _place(mdlp_place_id: str) -> Organization | None:
+    remembered = _places.get()
+    if remembered is not None and mdlp_place_id in remembered:
+        return remembered[mdlp_place_id]
+    place = Organization.objects.filter(mdlp_place_id=mdlp_place_id).first()
+    if remembered is not None:
+        remembered[mdlp_place_id] = place
+    return place
+
+
 def _mdlp_id(org: Organization | None, role: str) -> str:
     if org is None or not org.mdlp_place_id:
         name = org.short_name if org is not None else "не указан"
@@ -79,7 +105,7 @@ def _aware(value: str | datetime) -> datetime:
 
 def _recipe(message: OutboxMessage) -> Planned:
     payload = message.payload
-    place = Organization.objects.filter(mdlp_place_id=payload["place_mdlp_id"]).first()
+    place = _place(payload["place_mdlp_id"])
     rx = payload["prescription"]
     doc = Recipe(subject_id=_mdlp_id(place, "Пункт отпуска"), operation_date=_aware(payload["operation_date"]),
                  doc_date=date.fromisoformat(rx["date"]), doc_num=rx["number"], doc_series=rx.get("series") or None,

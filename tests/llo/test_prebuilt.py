@@ -99,3 +99,22 @@ def test_with_preparing_off_hot_statements_still_run_unprepared(mo, monkeypatch)
                 cursor.execute("SELECT name FROM llo_organization WHERE id = %s /* unprepared-test */", [mo.pk])
                 assert cursor.fetchone() == (mo.name,)
         assert _prepared("unprepared-test") == 0
+
+
+def test_instances_get_their_fields_converted_as_the_orm_would(db):
+    from llo import outbox
+    from llo.models import OutboxMessage
+
+    message = outbox.publish("prebuilt.test", {"a": [1, "два"]}, key="prebuilt-json")
+    shape = prebuilt.layout((OutboxMessage, "m"))
+    (row,) = prebuilt.fetch(f"SELECT {shape.columns} FROM llo_outboxmessage m WHERE m.id = %s", [message.pk], shape)
+    assert row[0].payload == {"a": [1, "два"]} and row[0].result is None
+    assert row[0] == OutboxMessage.objects.get(pk=message.pk)
+
+
+def test_the_query_log_shows_the_statement_with_its_parameters(mo):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured, prebuilt.cursor() as cursor:
+        cursor.execute("SELECT name FROM llo_organization WHERE id = %s", [mo.pk])
+    assert [q["sql"] for q in captured.captured_queries] == [f"SELECT name FROM llo_organization WHERE id = {mo.pk}"]

@@ -10,6 +10,8 @@ from datetime import date
 
 import pytest
 import requests
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations.mdlp import exchange, xsd
@@ -103,6 +105,20 @@ def test_a_dispensing_is_reported_followed_and_every_code_accepted(mdlp, point, 
     assert (document.status, document.mdlp_status) == (MdlpStatus.ACCEPTED, "PROCESSED_DOCUMENT")
     assert b"<operation_result>Accepted</operation_result>" in bytes(document.ticket)
     assert set(document.codes.values_list("status", flat=True)) == {ItemStatus.ACCEPTED}
+
+
+def test_a_batch_is_registered_with_one_lookup_of_its_point_and_each_message_sent_in_four_statements(
+        mdlp, point, seed, django_assert_num_queries):
+    codes = seed(PHARMACY, sgtins(2 * 30))
+    messages = [recipe(PHARMACY, codes[2 * n:2 * n + 2]) for n in range(30)]
+    OutboxMessage.objects.update(available_at=timezone.now())
+    with CaptureQueriesContext(connection) as registering:
+        assert outbox.process(messages[0].pk, worker="test") == OutboxStatus.DONE
+    lookups = [q["sql"] for q in registering.captured_queries if 'FROM "llo_organization"' in q["sql"]]
+    assert len(lookups) == 1, lookups  # thirty messages of one point registered, the point read once
+    assert MdlpDocument.objects.filter(message__in=messages).count() == 30
+    with django_assert_num_queries(4):  # claim, its documents with what blocks them, sent, done
+        assert outbox.process(messages[1].pk, worker="test") == OutboxStatus.DONE
 
 
 def test_a_pack_the_place_does_not_own_is_rejected_with_mdlps_error_and_the_rest_accepted(mdlp, point, seed):
