@@ -1,5 +1,6 @@
-"""«Входящие накладные МДЛП»: the supplier's 601s addressed to the user's place, and «Принять по накладной»,
-which makes the direct receipt under the chosen contract and opens it for scanning."""
+"""«Входящие накладные МДЛП»: the supplier's 601s addressed to the user's place, «Принять по накладной»,
+which makes the direct receipt under the chosen contract and opens it for scanning, and «Не принимать»
+(with the reason) for one that is taken in another way or is not ours."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from llo.views import role_required
 from procurement.models import StateContract
 
 from ..models import IncomingState, MdlpIncoming
-from .acceptance import contracts_for, incoming_for, receipt_from_incoming
+from .acceptance import contracts_for, ignore_incoming, incoming_for, receipt_from_incoming
 
 
 def _roles():
@@ -63,3 +64,18 @@ def incoming_accept(request, pk: int):
                               f"№ {incoming.doc_num}. Сканируйте поступившие упаковки; не поступившие и "
                               "непригодные будут отклонены (252) при проведении.")
     return redirect("stock_document", pk=document.pk)
+
+
+@role_required(_roles())
+@require_POST
+def incoming_ignore(request, pk: int):
+    incoming = get_object_or_404(MdlpIncoming.objects.select_related("place", "sender"), pk=pk)
+    try:
+        ignore_incoming(user=request.user, incoming=incoming, reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        if exc.http_status == 403:
+            raise
+        return _page(request, exc)
+    messages.success(request, f"Накладная МДЛП № {incoming.doc_num} отмечена как не принимаемая: подтверждение "
+                              "приёмки (701) по ней отправлено не будет.")
+    return redirect("mdlp_incoming")

@@ -181,6 +181,38 @@ def test_the_page_lists_the_place_s_601s_and_opens_the_receipt_for_scanning(mdlp
     assert "Приходная накладная" in client.get(reverse("mdlp_incoming")).content.decode()
 
 
+def test_a_601_not_taken_is_set_aside_with_its_reason_by_its_place_only(mdlp, client, clerk, region, ministry,
+                                                                        contract, marked):
+    publish(mdlp, packs=[wf.sgtin(marked[0])], doc_num="УПД-78")
+    fetch_incoming()
+    incoming = MdlpIncoming.objects.get()
+    url = reverse("mdlp_incoming_ignore", args=[incoming.pk])
+    other = f.user(Role.WAREHOUSE_CLERK, f.organization(K.REGIONAL_WAREHOUSE, region=region,
+                                                        mdlp_place_id=OTHER_WAREHOUSE))
+    analyst = f.user(Role.MINISTRY_ANALYST, ministry)  # reads every place's documents, acts on none
+
+    before = state()
+    for outsider in (other, analyst):  # another place's clerk, a role that may only read
+        client.force_login(outsider)
+        assert client.post(url, {"reason": "не наша"}).status_code == 403 and state() == before
+
+    client.force_login(clerk)
+    assert url in client.get(reverse("mdlp_incoming")).content.decode()
+    answer = client.post(url, {"reason": "   "})
+    assert answer.status_code == 422 and 'data-error-code="mdlp_income.reason_missing"' in answer.content.decode()
+    assert state() == before
+    answer = client.post(url, {"reason": "принята по бумажной накладной"})
+    assert answer.status_code == 302 and answer["Location"] == reverse("mdlp_incoming")
+    incoming.refresh_from_db()
+    assert incoming.state == IncomingState.IGNORED and "принята по бумажной накладной" in incoming.note
+    page = client.get(reverse("mdlp_incoming")).content.decode()
+    assert "Не принимается: принята по бумажной накладной" in page
+    assert url not in page and reverse("mdlp_incoming_accept", args=[incoming.pk]) not in page  # no actions left
+    again = client.post(url, {"reason": "ещё раз"})
+    assert again.status_code == 409 and 'data-error-code="mdlp_income.already_processed"' in again.content.decode()
+    assert not StockDocument.objects.exists() and not MdlpDocument.objects.exists()
+
+
 BOMB = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>\n'
         b"<documents><move_order_notification action_id=\"601\">&lol2;</move_order_notification></documents>")
 INCOMPLETE = (b'<?xml version="1.0" encoding="UTF-8"?>\n<documents version="1.38"><move_order_notification '
