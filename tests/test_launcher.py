@@ -67,6 +67,7 @@ def scratch_database_url():
     yield database_url(name)
     with psycopg.connect(**params) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    (ROOT / "var" / "emulators" / f"mdlp-{name}.pickle").unlink(missing_ok=True)  # the emulator's registry of it
 
 
 def test_make_run_starts_everything_and_stops_on_ctrl_c(scratch_database_url):

@@ -207,7 +207,8 @@ def test_launcher_entry_is_registered(settings):
     (emulator,) = load_emulators({"mdlp": settings.LLO_EMULATORS["mdlp"]})
     port = emulator.argv[emulator.argv.index("--port") + 1]
     assert emulator.name == "mdlp" and emulator.argv[1:4] == ["-m", "integrations.mdlp.emulator", "--port"]
-    assert emulator.argv[-2:] == ["--state-file", str(settings.BASE_DIR / "var" / "emulators" / "mdlp.pickle")]
+    state = settings.BASE_DIR / "var" / "emulators" / f"mdlp-{settings.DATABASES['default']['NAME']}.pickle"
+    assert emulator.argv[-2:] == ["--state-file", str(state)]
     assert emulator.env == {"MDLP_BASE_URL": f"http://127.0.0.1:{port}/api/v1/",
                             "MDLP_CLIENT_ID": "demo-mdlp-client", "MDLP_CLIENT_SECRET": "demo-mdlp-secret"}
     assert emulator.ready_url == f"http://127.0.0.1:{port}/_emulator/health"

@@ -15,13 +15,16 @@ from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MdlpEmulator
 
 def launcher_entry(port: int):
     """The factory named in settings.LLO_EMULATORS: `make run` starts the emulator on `port`."""
+    from django.conf import settings
+
     from config.launcher import VAR_DIR, Emulator
 
     base = f"http://127.0.0.1:{port}"
+    # the registry belongs to the database whose demo it mirrors (a scratch database gets its own)
+    state = VAR_DIR / "emulators" / f"mdlp-{settings.DATABASES['default']['NAME']}.pickle"
     return Emulator(
         name="mdlp",
-        argv=[sys.executable, "-m", "integrations.mdlp.emulator", "--port", str(port),
-              "--state-file", str(VAR_DIR / "emulators" / "mdlp.pickle")],
+        argv=[sys.executable, "-m", "integrations.mdlp.emulator", "--port", str(port), "--state-file", str(state)],
         env={"MDLP_BASE_URL": f"{base}/api/v1/", "MDLP_CLIENT_ID": DEFAULT_CLIENT_ID,
              "MDLP_CLIENT_SECRET": DEFAULT_CLIENT_SECRET},
         ready_url=f"{base}/_emulator/health",
